@@ -1,0 +1,1 @@
+"""Sentiment model: training (``train``), loading and prediction (``model``), benchmark."""

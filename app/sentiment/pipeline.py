@@ -1,0 +1,88 @@
+"""The model recipe: which features, which classifier, which training sentences and weights."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from app.sentiment.data import Corpus, labels_for, polar_mask
+from app.sentiment.text import normalize, tokenize
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every choice that shapes the artifact; stored in the metadata JSON."""
+
+    # Training sentences closer to neutral than this are dropped (their sign is noise).
+    min_abs_rating: float = 0.5
+    # Weight each sentence by |rating| ** weight_power (0 = unweighted).
+    weight_power: float = 1.0
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)  # (0, 0) = no character features
+    min_df: int = 2
+    sublinear_tf: bool = True
+    C: float = 4.0
+    class_weight: str | None = "balanced"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return asdict(self)
+
+
+def build_pipeline(recipe: Recipe, seed: int) -> Pipeline:
+    """An unfitted pipeline: TF-IDF word (negation-marked) + char_wb n-grams -> logistic
+    regression. Every vectorizer is L2-normalised on its own, which the fast scorer relies on."""
+    features: list[tuple[str, TfidfVectorizer]] = [
+        (
+            "word",
+            TfidfVectorizer(
+                preprocessor=normalize,
+                tokenizer=tokenize,
+                token_pattern=None,
+                lowercase=False,
+                ngram_range=recipe.word_ngrams,
+                min_df=recipe.min_df,
+                sublinear_tf=recipe.sublinear_tf,
+                dtype=np.float64,
+            ),
+        )
+    ]
+    if recipe.char_ngrams != (0, 0):
+        features.append(
+            (
+                "char",
+                TfidfVectorizer(
+                    preprocessor=normalize,
+                    analyzer="char_wb",
+                    lowercase=False,
+                    ngram_range=recipe.char_ngrams,
+                    min_df=recipe.min_df,
+                    sublinear_tf=recipe.sublinear_tf,
+                    dtype=np.float64,
+                ),
+            )
+        )
+    classifier = LogisticRegression(
+        C=recipe.C,
+        class_weight=recipe.class_weight,
+        solver="liblinear",
+        max_iter=1000,
+        random_state=seed,
+    )
+    return Pipeline([("features", FeatureUnion(features)), ("clf", classifier)])
+
+
+def fit_pipeline(corpus: Corpus, recipe: Recipe, seed: int) -> Pipeline:
+    """Fit the recipe on the polar sentences of ``corpus``."""
+    mask = polar_mask(corpus.ratings, recipe.min_abs_rating)
+    texts = [t for t, keep in zip(corpus.texts, mask, strict=True) if keep]
+    ratings = corpus.ratings[mask]
+    weights = np.abs(ratings) ** recipe.weight_power
+    pipeline = build_pipeline(recipe, seed)
+    pipeline.fit(texts, labels_for(ratings), clf__sample_weight=weights)
+    return pipeline

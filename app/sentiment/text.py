@@ -1,0 +1,97 @@
+"""Text normalisation and tokenisation shared by training, the pipeline and the fast scorer.
+
+These functions are referenced by the fitted pipeline (pickled by name), so renaming or
+changing them changes what a saved artifact computes: bump the recipe version when you do.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Typographic quotes and dashes that the corpora use interchangeably with ASCII ones.
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "`": "'",
+    }
+)
+# "sooooo good" and "so good" should share features; keep two letters so "good" stays "good".
+_ELONGATED = re.compile(r"(\w)\1{2,}")
+_WHITESPACE = re.compile(r"\s+")
+
+# Words, contractions and sentiment-bearing punctuation; "," "." ";" ":" only end negation scopes.
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*|[!?]|[.,;:]")
+_CLAUSE_PUNCTUATION = frozenset({".", ",", ";", ":"})
+_SCOPE_END = _CLAUSE_PUNCTUATION | {"!", "?", "but", "however", "although", "though"}
+_NEGATORS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "nothing",
+        "nobody",
+        "none",
+        "nowhere",
+        "neither",
+        "nor",
+        "cannot",
+        "without",
+        "hardly",
+        "barely",
+        "isnt",
+        "dont",
+        "doesnt",
+        "didnt",
+        "wasnt",
+        "wont",
+        "cant",
+        "couldnt",
+        "shouldnt",
+        "wouldnt",
+        "aint",
+    }
+)
+NEGATION_PREFIX = "not_"
+
+
+def normalize(text: str) -> str:
+    """Return the canonical form of a text: HTML entities decoded, lower case, ASCII quotes,
+    letter runs of three or more shortened to two, whitespace collapsed."""
+    text = html.unescape(text).translate(_TRANSLATE).lower()
+    text = _ELONGATED.sub(r"\1\1", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _is_negator(token: str) -> bool:
+    return token in _NEGATORS or token.endswith("n't")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a normalised text into word tokens, marking tokens in a negation scope.
+
+    A scope starts after a negator ("not", "never", any "n't" contraction, ...) and ends at
+    punctuation or a contrastive conjunction, so "not good, but fine" gives
+    ["not", "not_good", "but", "fine"]: "good" under negation learns its own weight.
+    Clause punctuation is dropped from the output; "!" and "?" are kept as features.
+    """
+    out: list[str] = []
+    negated = False
+    for token in _TOKEN.findall(text):
+        if token in _SCOPE_END:
+            negated = False
+            if token not in _CLAUSE_PUNCTUATION:
+                out.append(token)
+            continue
+        if negated:
+            out.append(NEGATION_PREFIX + token)
+        else:
+            out.append(token)
+        if _is_negator(token):
+            negated = True
+    return out

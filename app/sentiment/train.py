@@ -1,0 +1,198 @@
+"""Train the sentiment model: ``python -m app.sentiment.train [--cross-domain]``.
+
+Reads data/sentiment/, evaluates the recipe on a held-out stratified split (and, with
+``--cross-domain``, on each held-out domain), refits on all the data and writes
+``models/sentiment.joblib`` plus ``models/sentiment.json`` (metadata, metrics included).
+The same data and seed give the same artifact, byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import numpy.typing as npt
+
+from app.sentiment.data import CLASSES, EVAL_MIN_ABS_RATING, Corpus, load_corpus, polar_mask
+from app.sentiment.evaluation import (
+    ProbaFn,
+    cross_domain_splits,
+    evaluate_split,
+    stratified_split,
+    summarize_cross_domain,
+)
+from app.sentiment.model import file_sha256, installed_sklearn_version, metadata_path_for
+from app.sentiment.pipeline import Recipe, fit_pipeline
+
+MODEL_NAME = "itemsense-sentiment"
+# Bump when the recipe or the text functions change; the artifact hash is appended.
+RECIPE_VERSION = "1.0.0"
+DEFAULT_SEED = 42
+CITATION = (
+    "Hutto, C.J. & Gilbert, E.E. (2014). VADER: A Parsimonious Rule-based Model for Sentiment "
+    "Analysis of Social Media Text. Eighth International Conference on Weblogs and Social "
+    "Media (ICWSM-14). Ann Arbor, MI, June 2014."
+)
+
+
+class Progress:
+    """Timestamped progress lines on stderr."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.perf_counter() - self.started
+
+
+def fitter(recipe: Recipe, seed: int) -> Any:
+    """A function that fits the recipe on a corpus and returns its P(positive) function."""
+
+    def fit(corpus: Corpus) -> ProbaFn:
+        pipeline = fit_pipeline(corpus, recipe, seed)
+        positive = list(pipeline.classes_).index("positive")
+
+        def proba(texts: Sequence[str]) -> npt.NDArray[np.float64]:
+            return np.asarray(pipeline.predict_proba(list(texts))[:, positive], dtype=np.float64)
+
+        return proba
+
+    return fit
+
+
+def evaluate(
+    corpus: Corpus,
+    recipe: Recipe,
+    seed: int,
+    cross_domain: bool,
+    progress: Progress,
+    baselines: dict[str, ProbaFn] | None = None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Run the stratified split and optionally the four held-out-domain splits."""
+    splits = [stratified_split(corpus, seed)]
+    if cross_domain:
+        splits += list(cross_domain_splits(corpus))
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for split in splits:
+        progress(f"evaluating on split {split.name} ({split.train.size} train sentences)")
+        results[split.name] = evaluate_split(corpus, split, fitter(recipe, seed), baselines)
+    return results
+
+
+def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """A plain-text table: one row per split and system."""
+    lines = [f"{'split':<20} {'system':<8} {'n':>6} {'accuracy':>9} {'macro_f1':>9} {'bal_acc':>8}"]
+    for split, systems in results.items():
+        for system, m in systems.items():
+            lines.append(
+                f"{split:<20} {system:<8} {int(m['n']):>6} {m['accuracy']:>9.4f} "
+                f"{m['macro_f1']:>9.4f} {m['balanced_accuracy']:>8.4f}"
+            )
+    return "\n".join(lines)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # mkstemp makes 0600 files; the service may run as another user than the trainer.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _serialize(pipeline: Any) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def train(
+    data_dir: Path,
+    output: Path,
+    seed: int = DEFAULT_SEED,
+    cross_domain: bool = False,
+    recipe: Recipe | None = None,
+) -> dict[str, Any]:
+    """Evaluate, refit on everything, write the artifact + metadata; return the metadata."""
+    recipe = recipe or Recipe()
+    progress = Progress()
+    progress(f"reading {data_dir}")
+    corpus = load_corpus(data_dir)
+    progress(f"{len(corpus)} sentences; recipe {recipe.as_dict()}")
+    results = evaluate(corpus, recipe, seed, cross_domain, progress)
+    print(format_table(results))
+    progress("fitting the final model on all sentences")
+    pipeline = fit_pipeline(corpus, recipe, seed)
+    data = _serialize(pipeline)
+    sha = file_sha256(data)
+    metrics: dict[str, Any] = {
+        "eval_min_abs_rating": EVAL_MIN_ABS_RATING,
+        "splits": results,
+    }
+    if cross_domain:
+        metrics["cross_domain_summary"] = summarize_cross_domain(results)
+    training_data = {
+        **corpus.summary(),
+        "used_for_training": int(polar_mask(corpus.ratings, recipe.min_abs_rating).sum()),
+        "source": "VADER sentence corpora (data/sentiment/), MIT license",
+        "citation": CITATION,
+    }
+    meta: dict[str, Any] = {
+        "name": MODEL_NAME,
+        "version": f"{RECIPE_VERSION}+{sha[:12]}",
+        "classes": list(CLASSES),
+        "sha256": sha,
+        "sklearn_version": installed_sklearn_version(),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_data": training_data,
+        "metrics": metrics,
+        "recipe": recipe.as_dict(),
+        "seed": seed,
+        "training_seconds": round(progress.elapsed, 1),
+    }
+    _atomic_write(output, data)
+    _atomic_write(metadata_path_for(output), json.dumps(meta, indent=2).encode() + b"\n")
+    progress(f"wrote {output} ({len(data) / 1e6:.1f} MB, sha256 {sha[:12]}) and its metadata")
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data-dir", type=Path, default=Path("data/sentiment"))
+    parser.add_argument("--output", type=Path, default=Path("models/sentiment.joblib"))
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--cross-domain",
+        action="store_true",
+        help="also evaluate on each held-out domain (4 more fits) and record it",
+    )
+    args = parser.parse_args(argv)
+    train(args.data_dir, args.output, args.seed, args.cross_domain)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
