@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Write a kustomize overlay in OUT_DIR that renders BASE_DIR with the image `itemsense` replaced
+# by NEW_NAME:TAG, so `kubectl apply -k OUT_DIR` deploys exactly that build. Tracked files are
+# never rewritten (no sed, no `kustomize edit` in the checkout), and kubectl's built-in kustomize
+# does the substitution, so no extra binary has to be downloaded.
+#
+# usage: kustomize-overlay.sh BASE_DIR OUT_DIR NEW_NAME TAG
+set -euo pipefail
+
+base="${1:?base kustomize directory}"
+out="${2:?overlay directory to write}"
+new_name="${3:?image name without tag, e.g. <registry>/itemsense}"
+tag="${4:?image tag}"
+
+if [[ ! -f "$base/kustomization.yaml" ]]; then
+  echo "no kustomization.yaml in $base" >&2
+  exit 1
+fi
+# Docker's tag grammar; also keeps anything but a plain tag out of the generated YAML.
+if [[ ! "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+  echo "invalid image tag: $tag" >&2
+  exit 1
+fi
+if [[ ! "$new_name" =~ ^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?$ ]]; then
+  echo "invalid image name: $new_name" >&2
+  exit 1
+fi
+
+mkdir -p "$out"
+# kustomize only accepts relative paths to other kustomization directories.
+relative_base="$(realpath --relative-to="$out" "$base")"
+# The tag is quoted: a commit SHA made only of digits must stay a string.
+cat >"$out/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $relative_base
+images:
+  - name: itemsense
+    newName: $new_name
+    newTag: "$tag"
+YAML
+echo "overlay $out -> $relative_base with image $new_name:$tag"
