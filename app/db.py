@@ -1,0 +1,121 @@
+"""Database plumbing: metadata with stable constraint names, the engine, and portable types.
+
+Every item operation is one SQL statement run in autocommit mode: PostgreSQL makes a single
+statement atomic on its own, so there is no BEGIN/COMMIT round trip and no half-applied write.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from app.config import Settings
+
+# Stable constraint names, identical on PostgreSQL and SQLite, so migrations can name them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+_CENTS = Decimal("0.01")
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact amount with two decimal places.
+
+    NUMERIC(12, 2) on PostgreSQL. SQLite has no exact decimal type (it would store a float),
+    so there the value is kept as an integer number of cents.
+    """
+
+    impl = Numeric(12, 2, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(value).quantize(_CENTS)
+        return int(exact * 100) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 100).quantize(_CENTS)
+        return Decimal(value).quantize(_CENTS)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    """Build the engine with explicit pool limits and timeouts from the settings."""
+    if settings.is_sqlite:
+        engine = create_engine(
+            settings.database_url,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"check_same_thread": False, "timeout": settings.db_pool_timeout},
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options = "-c timezone=UTC"
+    if settings.db_statement_timeout_ms:
+        options += f" -c statement_timeout={settings.db_statement_timeout_ms}"
+    return create_engine(
+        settings.database_url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout,
+            "application_name": "itemsense",
+            "options": options,
+        },
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; busy_timeout waits instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Items: a small catalogue with exact prices."""

@@ -1,0 +1,21 @@
+"""The items table (SQLAlchemy Core). Alembic migrations must match it exactly."""
+
+from sqlalchemy import BigInteger, Column, Integer, String, Table, text
+
+from app.db import Money, UTCDateTime, metadata
+
+# BIGINT identity on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", _ID_TYPE, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(2000), nullable=True),
+    Column("price", Money(), nullable=True),
+    # Bumped on every update; exposed as the ETag for optimistic concurrency (If-Match).
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,109 @@
+"""Request and response bodies for items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from app.text import reject_unstorable_text
+
+MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist and must not reach the database.
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(reject_unstorable_text),
+    Field(description="Display name, trimmed, 1 to 200 characters.", examples=["Desk lamp"]),
+]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(reject_unstorable_text),
+    Field(description="Free text, up to 2,000 characters.", examples=["Warm white, 40 W"]),
+]
+Price = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        max_digits=12,
+        decimal_places=2,
+        description="Exact price, at least 0, two decimal places. Returned as a string.",
+        examples=["19.99"],
+    ),
+]
+
+
+class ItemCreate(BaseModel):
+    """A new item. Unknown fields are rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "Desk lamp", "description": "Warm white", "price": "19.99"}]
+        },
+    )
+
+    name: Name
+    description: Description | None = None
+    price: Price | None = None
+
+
+class ItemUpdate(BaseModel):
+    """A partial update: only the fields present change. Unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"price": "17.50"}]})
+
+    name: Name | None = None
+    description: Description | None = None
+    price: Price | None = None
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> ItemUpdate:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null; omit it to keep the current name")
+        return self
+
+
+class ItemRead(BaseModel):
+    """An item as stored."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "name": "Desk lamp",
+                    "description": "Warm white",
+                    "price": "19.99",
+                    "created_at": "2026-01-02T03:04:05.123456Z",
+                    "updated_at": "2026-01-02T03:04:05.123456Z",
+                }
+            ]
+        }
+    )
+
+    id: int = Field(description="Server-assigned identifier.")
+    name: str
+    description: str | None
+    price: Decimal | None = Field(description="Exact price as a decimal string, or null.")
+    created_at: datetime = Field(description="Creation time, UTC.")
+    updated_at: datetime = Field(description="Last change, UTC.")
+
+
+class ItemPage(BaseModel):
+    """One page of items, ordered by id, with the total count."""
+
+    items: list[ItemRead]
+    total: int = Field(description="Number of items in the whole collection.")
+    limit: int
+    offset: int

@@ -1,0 +1,113 @@
+"""HTTP endpoints for sentiment prediction and model information."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+from app.errors import ModelUnavailableError
+from app.observability import INFERENCE_SECONDS, PREDICTION_ERRORS, PREDICTIONS
+from app.sentiment.model import Prediction, SentimentModel
+from app.sentiment.schemas import (
+    BatchPredictionOut,
+    BatchPredictRequest,
+    ModelInfo,
+    PredictionOut,
+    PredictRequest,
+)
+
+router = APIRouter(tags=["sentiment"])
+
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "No verified model is loaded (missing, corrupt or mismatched artifact).",
+        "content": {
+            "application/json": {
+                "example": {"detail": "Sentiment model unavailable: model artifact not found"}
+            }
+        },
+    }
+}
+
+
+async def loaded_model(request: Request) -> SentimentModel:
+    """The model loaded at start-up, or 503 with the reason it is not there."""
+    model: SentimentModel | None = request.app.state.model
+    if model is None:
+        PREDICTION_ERRORS.inc()
+        raise ModelUnavailableError(request.app.state.model_error)
+    return model
+
+
+Model = Annotated[SentimentModel, Depends(loaded_model)]
+
+
+def _as_json(prediction: Prediction, version: str) -> PredictionOut:
+    return PredictionOut(
+        label=prediction.label,
+        confidence=prediction.confidence,
+        probabilities=prediction.probabilities,
+        model_version=version,
+    )
+
+
+# `async def` on purpose: a prediction costs microseconds, less than a threadpool hop.
+@router.post(
+    "/predict",
+    response_model=PredictionOut,
+    responses=_UNAVAILABLE,
+    summary="Classify the sentiment of one text",
+)
+async def predict(body: PredictRequest, model: Model) -> Response:
+    """Return the most probable label, its confidence and every class's probability."""
+    started = time.perf_counter()
+    prediction = model.predict(body.text)
+    INFERENCE_SECONDS.observe(time.perf_counter() - started)
+    PREDICTIONS.labels(label=prediction.label).inc()
+    return Response(
+        _as_json(prediction, model.version).model_dump_json(), media_type="application/json"
+    )
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchPredictionOut,
+    responses=_UNAVAILABLE,
+    summary="Classify several texts at once",
+)
+def predict_batch(body: BatchPredictRequest, model: Model, request: Request) -> Response:
+    """One prediction per text, in order. Runs in a worker thread: a big batch takes ms."""
+    limit: int = request.app.state.settings.predict_batch_max
+    if len(body.texts) > limit:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_long",
+                    "loc": ("body", "texts"),
+                    "msg": f"List should have at most {limit} items",
+                    "input": len(body.texts),
+                }
+            ]
+        )
+    started = time.perf_counter()
+    predictions = model.predict_batch(body.texts)
+    INFERENCE_SECONDS.observe(time.perf_counter() - started)
+    for prediction in predictions:
+        PREDICTIONS.labels(label=prediction.label).inc()
+    out = BatchPredictionOut(
+        predictions=[_as_json(p, model.version) for p in predictions],
+        model_version=model.version,
+    )
+    return Response(out.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/model/info", response_model=ModelInfo, responses=_UNAVAILABLE, summary="The loaded model"
+)
+async def model_info(model: Model) -> ModelInfo:
+    """Name, version, classes, artifact sha256, scikit-learn version, training and evaluation."""
+    return ModelInfo.model_validate(model.info)
