@@ -1,0 +1,1 @@
+"""Tests that tie the GitHub Actions workflows (.github/) to the project and to offline linters."""
