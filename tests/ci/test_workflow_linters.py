@@ -44,7 +44,9 @@ def test_workflows_match_githubs_workflow_schema() -> None:
 
 def test_dependabot_config_matches_its_schema() -> None:
     tool = require_tool("check-jsonschema")
-    result = run([tool, "--builtin-schema", "vendor.dependabot", str(GITHUB_DIR / "dependabot.yml")])
+    result = run(
+        [tool, "--builtin-schema", "vendor.dependabot", str(GITHUB_DIR / "dependabot.yml")]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -84,8 +86,16 @@ def test_checkov_github_actions_has_no_failures(tmp_path: Path) -> None:
     shutil.copytree(GITHUB_DIR / "workflows", workflows)
     (workflows / "zz-bad.yml").write_text(BAD_WORKFLOW)
     result = run(
-        [tool, "--skip-download", "--framework", "github_actions", "-d", str(tmp_path),
-         "--output", "json"],
+        [
+            tool,
+            "--skip-download",
+            "--framework",
+            "github_actions",
+            "-d",
+            str(tmp_path),
+            "--output",
+            "json",
+        ],
         cwd=REPO,
     )
     reports = json.loads(result.stdout)

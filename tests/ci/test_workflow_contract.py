@@ -1,0 +1,396 @@
+"""The workflows agree with the project: README test command, k8s names, infra names, pins.
+
+These tests read the real files the other parts of the project own (README.md, .ci/run,
+k8s/, infra/) so that renaming something on one side without the other fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import pytest
+
+from tests.ci.support import (
+    REPO,
+    SHA_PIN,
+    WORKFLOW_FILES,
+    WORKFLOWS_DIR,
+    load_workflow,
+    load_yaml,
+    rendered_kustomize,
+    require_file,
+    steps_of,
+    uses_step,
+)
+
+CI = "ci.yml"
+DEPLOY = "deploy.yml"
+INFRA = "infra.yml"
+
+
+def readme_test_command() -> str:
+    """The README's test command: the first line of a fenced code block that starts `make test`."""
+    text = require_file(REPO / "README.md").read_text(encoding="utf-8")
+    in_fence = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            command = stripped.removeprefix("$ ").split(" #", 1)[0].strip()
+            if command == "make test" or command.startswith("make test "):
+                return command
+    pytest.fail("README.md has no fenced code line starting with `make test`")
+
+
+def all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    """(workflow file, job id, job) for every job of every workflow."""
+    return [
+        (path.name, job_id, job)
+        for path in WORKFLOW_FILES
+        for job_id, job in load_workflow(path.name)["jobs"].items()
+    ]
+
+
+def all_steps() -> list[tuple[str, dict[str, Any]]]:
+    """(workflow file, step) for every step of every job."""
+    return [(name, step) for name, _, job in all_jobs() for step in job.get("steps", [])]
+
+
+def run_text(steps: list[dict[str, Any]]) -> str:
+    """Every `run:` script of the steps, joined."""
+    return "\n".join(str(step.get("run", "")) for step in steps)
+
+
+# --- hardening rules that hold for every workflow -------------------------------------------
+
+
+def test_every_third_party_action_is_pinned_to_a_full_commit_sha_with_its_version() -> None:
+    pinned = 0
+    for path in WORKFLOW_FILES:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            match = re.match(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", line)
+            if match is None:
+                continue
+            ref, rest = match.groups()
+            if ref.startswith(("./", "docker://")):
+                continue
+            where = f"{path.name}:{number}: {ref}"
+            assert SHA_PIN.match(ref), f"{where} is not pinned to a 40-hex commit SHA"
+            assert re.search(r"#\s*v\d+\.\d+\.\d+\b", rest), f"{where} lacks its `# vX.Y.Z` tag"
+            pinned += 1
+    assert pinned >= 10  # the parser really found the workflows' actions
+
+
+def test_the_same_action_is_pinned_to_the_same_sha_everywhere() -> None:
+    shas: dict[str, set[str]] = {}
+    for _, step in all_steps():
+        if "uses" in step:
+            action, _, sha = str(step["uses"]).partition("@")
+            shas.setdefault(action, set()).add(sha)
+    assert {action: refs for action, refs in shas.items() if len(refs) > 1} == {}
+
+
+def test_every_checkout_drops_the_token_after_cloning() -> None:
+    checkouts = [
+        (name, step)
+        for name, step in all_steps()
+        if step.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert len(checkouts) >= 5
+    for name, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, name
+
+
+def test_token_permissions_are_empty_by_default_and_granted_per_job() -> None:
+    for path in WORKFLOW_FILES:
+        assert load_workflow(path.name).get("permissions") == {}, path.name
+    for name, job_id, job in all_jobs():
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{name}:{job_id} has no explicit permissions"
+        assert "write-all" not in permissions.values()
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        # The only write any job needs is its OIDC token for AWS.
+        assert writes <= {"id-token"}, f"{name}:{job_id} writes {writes}"
+
+
+def test_every_job_has_a_timeout() -> None:
+    for name, job_id, job in all_jobs():
+        timeout = job.get("timeout-minutes")
+        assert isinstance(timeout, int), f"{name}:{job_id}"
+        assert 0 < timeout <= 90, f"{name}:{job_id}"
+
+
+def test_oidc_jobs_use_an_environment_and_no_stored_aws_keys() -> None:
+    for name, job_id, job in all_jobs():
+        if job["permissions"].get("id-token") == "write":
+            assert "environment" in job, f"{name}:{job_id}: the role trusts environments only"
+    for path in WORKFLOW_FILES:
+        text = path.read_text(encoding="utf-8")
+        assert "AWS_ACCESS_KEY_ID" not in text, path.name
+        assert "aws-secret-access-key" not in text, path.name
+
+
+# --- CI ---------------------------------------------------------------------------------------
+
+
+def test_ci_runs_on_every_push_and_pull_request() -> None:
+    triggers = load_workflow(CI)["on"]
+    assert set(triggers) == {"push", "pull_request"}
+    # No branch or path filters: every push and every pull request is tested.
+    assert triggers["push"] is None
+    assert triggers["pull_request"] is None
+
+
+def test_ci_test_step_runs_exactly_the_readme_test_command() -> None:
+    command = readme_test_command()
+    job = load_workflow(CI)["jobs"]["test"]
+    runs = [str(step["run"]).strip() for step in job["steps"] if "run" in step]
+    assert command in runs, f"no CI step runs exactly {command!r}: {runs}"
+    # Under CI=true the suite fails instead of skipping when a tool is missing.
+    assert str(job["env"]["CI"]) == "true"
+
+
+def test_ci_tests_against_postgresql_15_on_5432() -> None:
+    for job_id in ("test", "image"):
+        service = load_workflow(CI)["jobs"][job_id]["services"]["postgres"]
+        assert service["image"] == "postgres:15"
+        assert service["env"]["POSTGRES_USER"] == "postgres"
+        assert service["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+        assert "5432:5432" in service["ports"]
+        assert "--health-cmd" in service["options"]
+
+
+def test_ci_sets_up_python_311_with_a_pip_cache() -> None:
+    setup = uses_step(steps_of(load_workflow(CI), "test"), "actions/setup-python")
+    assert len(setup) == 1
+    assert str(setup[0]["with"]["python-version"]) == "3.11"
+    assert setup[0]["with"]["cache"] == "pip"
+
+
+def test_ci_installs_the_system_packages_that_ci_run_installs() -> None:
+    ci_run = require_file(REPO / ".ci" / "run").read_text(encoding="utf-8")
+    wanted = apt_packages(ci_run)
+    assert wanted, ".ci/run installs no apt package: nothing to mirror?"
+    installed = apt_packages(run_text(steps_of(load_workflow(CI), "test")))
+    assert wanted <= installed, f"ci.yml misses {wanted - installed}"
+
+
+def apt_packages(script: str) -> set[str]:
+    """Package names passed to `apt-get install` / `apt install` in a shell script."""
+    packages: set[str] = set()
+    joined = script.replace("\\\n", " ")
+    for line in joined.splitlines():
+        for command in re.split(r"&&|;|\|\|", line):
+            words = shlex.split(command, comments=True)
+            while words and (words[0] in {"sudo", "env"} or "=" in words[0]):
+                words = words[1:]
+            if len(words) >= 2 and words[0] in {"apt-get", "apt"} and "install" in words:
+                after = words[words.index("install") + 1 :]
+                packages |= {w for w in after if not w.startswith("-") and "$" not in w}
+    return packages
+
+
+def test_ci_uploads_the_test_reports_even_when_tests_fail() -> None:
+    upload = uses_step(steps_of(load_workflow(CI), "test"), "actions/upload-artifact")
+    assert len(upload) == 1
+    assert upload[0]["if"] == "always()"
+    assert upload[0]["with"]["path"].rstrip("/") == "reports"
+
+
+def test_ci_builds_the_image_with_a_cache_and_smoke_tests_it() -> None:
+    steps = steps_of(load_workflow(CI), "image")
+    build = uses_step(steps, "docker/build-push-action")
+    assert len(build) == 1
+    options = build[0]["with"]
+    assert options["load"] is True
+    assert options["push"] is False
+    assert options["cache-from"] == "type=gha"
+    assert options["cache-to"].startswith("type=gha")
+    assert uses_step(steps, "docker/setup-buildx-action")
+    script = run_text(steps)
+    assert "alembic upgrade head" in script
+    assert ".github/scripts/smoke-test.sh http://127.0.0.1:8000 --items" in script
+    assert any(step.get("if") == "failure()" and "docker logs" in step["run"] for step in steps)
+
+
+# --- deploy -------------------------------------------------------------------------------------
+
+
+def deploy_job() -> dict[str, Any]:
+    """The single deploy job."""
+    job: dict[str, Any] = load_workflow(DEPLOY)["jobs"]["deploy"]
+    return job
+
+
+def test_deploy_runs_after_a_successful_ci_on_main_or_by_hand() -> None:
+    workflow = load_workflow(DEPLOY)
+    trigger = workflow["on"]["workflow_run"]
+    assert trigger["workflows"] == [load_workflow(CI)["name"]]
+    assert trigger["types"] == ["completed"]
+    assert trigger["branches"] == ["main"]
+    assert "workflow_dispatch" in workflow["on"]
+    condition = " ".join(deploy_job()["if"].split())
+    # workflow_run fires for any CI run, including a fork's pull request from a branch named
+    # main: these guards are what make the trigger safe (and justify zizmor's ignore).
+    for guard in (
+        "github.event.workflow_run.conclusion == 'success'",
+        "github.event.workflow_run.event == 'push'",
+        "github.event.workflow_run.head_branch == 'main'",
+        "github.event.workflow_run.head_repository.full_name == github.repository",
+        "github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main'",
+    ):
+        assert guard in condition, guard
+
+
+def test_deploy_never_cancels_a_running_deployment() -> None:
+    concurrency = load_workflow(DEPLOY)["concurrency"]
+    assert concurrency["cancel-in-progress"] is False
+    assert "${{" not in concurrency["group"]  # one group for all production deployments
+
+
+def test_deploy_uses_oidc_in_the_production_environment() -> None:
+    job = deploy_job()
+    assert job["environment"]["name"] == "production"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    aws = uses_step(job["steps"], "aws-actions/configure-aws-credentials")
+    assert len(aws) == 1
+    assert aws[0]["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+    assert aws[0]["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
+    assert uses_step(job["steps"], "aws-actions/amazon-ecr-login")
+
+
+def test_deploy_builds_once_and_tags_the_image_with_the_commit_sha() -> None:
+    job = deploy_job()
+    assert job["env"]["GIT_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    checkout = uses_step(job["steps"], "actions/checkout")
+    assert checkout[0]["with"]["ref"] == "${{ env.GIT_SHA }}"
+    builds = uses_step(job["steps"], "docker/build-push-action")
+    assert len(builds) == 1
+    assert builds[0]["with"]["push"] is True
+    assert builds[0]["with"]["tags"] == "${{ steps.image.outputs.ref }}"
+    # No shared build cache feeds a production image.
+    assert "cache-from" not in builds[0]["with"]
+    naming = next(step for step in job["steps"] if step.get("id") == "image")
+    assert "ref=$REGISTRY/$ECR_REPOSITORY:$GIT_SHA" in naming["run"]
+
+
+def test_deploy_names_match_infra() -> None:
+    config = require_file(REPO / "infra" / "itemsense_infra" / "config.py").read_text()
+    constants = dict(re.findall(r'^([A-Z_]+) = "([^"]*)"$', config, flags=re.MULTILINE))
+    env = load_workflow(DEPLOY)["env"]
+    assert env["ECR_REPOSITORY"] == constants["REPOSITORY_NAME"]
+    assert env["EKS_CLUSTER"] == constants["CLUSTER_NAME"]
+    assert env["NAMESPACE"] == constants["APP_NAMESPACE"]
+    assert 'aws eks update-kubeconfig --name "$EKS_CLUSTER"' in run_text(deploy_job()["steps"])
+
+
+def test_deploy_applies_the_kustomize_dirs_and_job_the_k8s_tests_validate() -> None:
+    env = load_workflow(DEPLOY)["env"]
+    migrate = rendered_kustomize(REPO / "k8s" / "migrate")
+    app = rendered_kustomize(REPO / "k8s")
+    jobs = [obj for obj in migrate if obj["kind"] == "Job"]
+    assert [job["metadata"]["name"] for job in jobs] == [env["MIGRATION_JOB"]]
+    assert jobs[0]["metadata"]["namespace"] == env["NAMESPACE"]
+    deployments = {o["metadata"]["name"] for o in app if o["kind"] == "Deployment"}
+    assert env["DEPLOYMENT"] in deployments
+    services = {o["metadata"]["name"]: o for o in app if o["kind"] == "Service"}
+    assert 80 in {port["port"] for port in services[env["SERVICE"]]["spec"]["ports"]}
+
+    script = run_text(deploy_job()["steps"])
+    overlay = ".github/scripts/kustomize-overlay.sh"
+    assert f'{overlay} k8s/migrate "$overlays/migrate"' in script
+    assert f'{overlay} k8s "$overlays/app"' in script
+    # Order matters: old Job removed, migration applied and awaited, then the app applied.
+    order = [
+        'kubectl delete job "$MIGRATION_JOB"',
+        'kubectl apply -k "$RUNNER_TEMP/overlays/migrate"',
+        '.github/scripts/wait-for-job.sh "$MIGRATION_JOB" "$NAMESPACE"',
+        'kubectl apply -k "$RUNNER_TEMP/overlays/app"',
+        'kubectl rollout status "deployment/$DEPLOYMENT"',
+        ".github/scripts/smoke-test.sh http://127.0.0.1:18080",
+    ]
+    positions = [script.index(fragment) for fragment in order]
+    assert positions == sorted(positions)
+    # `rollout status` without a timeout could hang for the job's whole timeout.
+    assert re.search(r"kubectl rollout status \S+ .*--timeout=\d+m", script)
+
+
+def test_deploy_only_touches_objects_inside_the_app_namespace() -> None:
+    # The deploy role's EKS access entry is scoped to the application namespace (infra
+    # ci_access.py, AmazonEKSEditPolicy type=namespace): a cluster-scoped object such as a
+    # Namespace in k8s/ would make `kubectl apply -k` fail with Forbidden on every deploy.
+    namespace = load_workflow(DEPLOY)["env"]["NAMESPACE"]
+    for directory in ("k8s", "k8s/migrate"):
+        for obj in rendered_kustomize(REPO / directory):
+            where = f"{directory}: {obj['kind']}/{obj['metadata']['name']}"
+            assert obj["metadata"].get("namespace") == namespace, where
+
+
+def test_deploy_rolls_back_and_fails_when_the_rollout_or_smoke_test_fails() -> None:
+    steps = deploy_job()["steps"]
+    rollback = [step for step in steps if "kubectl rollout undo" in str(step.get("run", ""))]
+    assert len(rollback) == 1
+    assert rollback[0]["if"] == "failure() && steps.apply.outcome != 'skipped'"
+    assert rollback[0]["run"].rstrip().endswith("exit 1")
+    assert steps.index(rollback[0]) == len(steps) - 1
+    assert any(step.get("id") == "apply" for step in steps)
+
+
+def test_deploy_prints_the_migration_logs_whatever_happened() -> None:
+    steps = deploy_job()["steps"]
+    logs = next(
+        s for s in steps if "kubectl logs" in str(s.get("run", "")) and "job-name" in s["run"]
+    )
+    assert logs["if"] == "always() && steps.migrate.outcome != 'skipped'"
+
+
+# --- infra --------------------------------------------------------------------------------------
+
+
+def test_infra_previews_pull_requests_and_applies_main_only_for_infra_changes() -> None:
+    workflow = load_workflow(INFRA)
+    triggers = workflow["on"]
+    assert set(triggers) == {"pull_request", "push"}
+    assert "infra/**" in triggers["pull_request"]["paths"]
+    assert "infra/**" in triggers["push"]["paths"]
+    assert triggers["push"]["branches"] == ["main"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    jobs = workflow["jobs"]
+    commands = {
+        job_id: uses_step(job["steps"], "pulumi/actions")[0]["with"] for job_id, job in jobs.items()
+    }
+    assert commands["preview"]["command"] == "preview"
+    assert commands["up"]["command"] == "up"
+    assert "pull_request" in jobs["preview"]["if"]
+    assert "push" in jobs["up"]["if"]
+    assert "refs/heads/main" in jobs["up"]["if"]
+    assert jobs["up"]["environment"]["name"] == "production"
+    for job_id, job in jobs.items():
+        assert commands[job_id]["work-dir"] == "infra"
+        pulumi = uses_step(job["steps"], "pulumi/actions")[0]
+        assert pulumi["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+        assert "pip install --requirement infra/requirements.txt" in run_text(job["steps"])
+
+
+def test_infra_cli_version_matches_the_pinned_pulumi_sdk() -> None:
+    requirements = require_file(REPO / "infra" / "requirements.txt").read_text()
+    match = re.search(r"^pulumi==(\S+)$", requirements, flags=re.MULTILINE)
+    assert match, "infra/requirements.txt does not pin pulumi"
+    assert load_workflow(INFRA)["env"]["PULUMI_VERSION"] == match.group(1)
+
+
+def test_dependabot_watches_every_pinned_ecosystem() -> None:
+    config = load_yaml(REPO / ".github" / "dependabot.yml")
+    entries = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert {("pip", "/"), ("pip", "/infra"), ("docker", "/"), ("github-actions", "/")} <= entries
+    assert (REPO / "infra" / "requirements.txt").is_file()
+    assert (REPO / "Dockerfile").is_file()
+
+
+def test_workflow_files_are_the_only_yaml_in_the_workflows_dir() -> None:
+    # GitHub only runs *.yml / *.yaml there; a stray .yaml would escape every check above.
+    assert sorted(WORKFLOWS_DIR.glob("*.yaml")) == []
