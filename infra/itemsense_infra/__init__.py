@@ -1,0 +1,1 @@
+"""Itemsense AWS infrastructure (Pulumi): VPC, EKS, ECR, GitHub OIDC access, optional RDS."""

@@ -1,0 +1,87 @@
+"""ECR repository for the service image."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+
+def lifecycle_policy(keep_last: int) -> str:
+    """ECR lifecycle policy JSON that expires all but the newest ``keep_last`` images.
+
+    One rule over every image (tagged or not) rather than a separate
+    "expire untagged" rule: such a rule would also delete the untagged
+    per-platform manifests that a multi-arch image index points at.
+    """
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Keep the last {keep_last} images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_last,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        },
+        sort_keys=True,
+    )
+
+
+class Registry(pulumi.ComponentResource):
+    """Immutable, scanned, KMS-encrypted ECR repository with a retention policy."""
+
+    repository_name: pulumi.Output[str]
+    repository_url: pulumi.Output[str]
+    repository_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        repository_name: str,
+        keep_last_images: int,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("itemsense:infra:Registry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        repository = aws.ecr.Repository(
+            name,
+            name=repository_name,
+            # A tag names one build forever: deployments are reproducible and a
+            # compromised pipeline cannot silently replace a released image.
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True
+            ),
+            # KMS with the AWS-managed key (aws/ecr): key use shows in CloudTrail, no key
+            # to administer or pay for. Set kms_key to a customer key for cross-account
+            # control. Changing encryption later replaces the repository.
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")
+            ],
+            force_delete=False,  # `pulumi destroy` must not silently drop released images
+            tags={**tags, "Name": repository_name},
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            name,
+            repository=repository.name,
+            policy=lifecycle_policy(keep_last_images),
+            opts=child,
+        )
+
+        self.repository_name = repository.name
+        self.repository_url = repository.repository_url
+        self.repository_arn = repository.arn
+        self.register_outputs(
+            {"repositoryUrl": self.repository_url, "repositoryArn": self.repository_arn}
+        )
