@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 
 from app.items.service import ItemNotFoundError, VersionMismatchError
@@ -31,6 +34,19 @@ def is_database_unavailable(error: Exception) -> bool:
             error, sa_exc.OperationalError | sa_exc.InterfaceError
         )
     return False
+
+
+async def _invalid_request(_request: Request, error: Exception) -> Response:
+    """422 naming each bad field. The rejected input is not echoed back: it may be huge, or
+    hold text (a lone surrogate) that cannot even be encoded; ASCII-escaped JSON is always safe.
+    """
+    assert isinstance(error, RequestValidationError)
+    details: list[dict[str, Any]] = [
+        {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
+        for e in error.errors()
+    ]
+    body = json.dumps({"detail": details}, ensure_ascii=True, default=str)
+    return Response(body, status_code=422, media_type="application/json")
 
 
 async def _not_found(_request: Request, error: Exception) -> JSONResponse:
@@ -63,6 +79,7 @@ async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register every translation from exception to JSON response."""
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(ItemNotFoundError, _not_found)
     app.add_exception_handler(VersionMismatchError, _version_mismatch)
     app.add_exception_handler(ModelUnavailableError, _model_unavailable)

@@ -1,0 +1,157 @@
+"""Fixtures shared by the whole suite: a real PostgreSQL database, a trained model, app builders.
+
+PostgreSQL: the suite creates its own database on the server named by TEST_POSTGRES_URL
+(default: the local server, user postgres) and drops it at the end. Under CI=true an
+unreachable server is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+
+from app.config import Settings, normalise_database_url
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = normalise_database_url(
+    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic config for the project's migrations aimed at `database_url`."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Run `alembic upgrade <revision>` against `database_url`."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of a reachable PostgreSQL server (fails under CI, skips elsewhere)."""
+    engine = sa.create_engine(ADMIN_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        message = f"PostgreSQL not reachable at {engine.url!r}: {error.orig}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message + " (set TEST_POSTGRES_URL; CI=true makes this an error)")
+    finally:
+        engine.dispose()
+    return ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def create_pg_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """Factory: a fresh, empty PostgreSQL database per call, all dropped at session end."""
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"itemsense_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return str(sa.make_url(postgres_server).set(database=name).render_as_string(False))
+
+    yield create
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url(create_pg_database: Callable[[], str]) -> str:
+    """One migrated PostgreSQL database shared by the suite (tests empty the table)."""
+    url = create_pg_database()
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained model artifact in a private folder (copied from models/ or trained anew)."""
+    folder = tmp_path_factory.mktemp("model")
+    target = folder / "sentiment.joblib"
+    built = ROOT / "models" / "sentiment.joblib"
+    if built.exists() and built.with_suffix(".json").exists():
+        shutil.copy(built, target)
+        shutil.copy(built.with_suffix(".json"), target.with_suffix(".json"))
+    else:
+        subprocess.run(
+            [sys.executable, "-m", "app.sentiment.train", "--output", str(target)],
+            cwd=ROOT,
+            check=True,
+        )
+    return target
+
+
+def make_settings(database_url: str, model_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test app: nothing read from the environment or a .env file."""
+    values: dict[str, Any] = {"database_url": database_url, "model_path": model_path}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on a migrated SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'items.db'}"
+        migrate(url)
+        return url
+    url: str = request.getfixturevalue("pg_url")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE items RESTART IDENTITY"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def make_client(
+    database_url: str, model_path: Path
+) -> Iterator[Callable[..., TestClient]]:
+    """Factory: a started TestClient for an app with these settings overrides."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        values: dict[str, Any] = {"database_url": database_url, "model_path": model_path}
+        values.update(overrides)
+        client = TestClient(create_app(make_settings(**values)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    """A client for the default app on the current database backend."""
+    return make_client()
