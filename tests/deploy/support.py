@@ -1,0 +1,201 @@
+"""Shared helpers for the deployment tests: paths, tool lookup, YAML, Dockerfile and PromQL parsing."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S_DIR = REPO / "k8s"
+MIGRATE_DIR = K8S_DIR / "migrate"
+MONITORING_DIR = REPO / "monitoring"
+RULES_DIR = MONITORING_DIR / "rules"
+RULE_TESTS_DIR = MONITORING_DIR / "tests"
+GRAFANA_DIR = MONITORING_DIR / "grafana"
+DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
+
+# The shared contract's server command (notes: container and k8s run exactly this).
+SERVER_COMMAND = [
+    "uvicorn",
+    "app.main:create_app",
+    "--factory",
+    "--host",
+    "0.0.0.0",  # noqa: S104 (the container must listen on every interface)
+    "--port",
+    "8000",
+    "--proxy-headers",
+    "--forwarded-allow-ips=*",
+    "--timeout-graceful-shutdown",
+    "20",
+    "--no-server-header",
+]
+APP_UID = 10001
+SCRAPE_JOB = "itemsense-api"
+RUNBOOK_BASE = "https://github.com/itemsense/itemsense/blob/main/docs/operations.md#"
+
+
+def in_ci() -> bool:
+    """True under CI (CI=true), where a missing tool fails the test instead of skipping it."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_tool(name: str, install_hint: str) -> str:
+    """Path of an executable, preferring the active virtualenv's bin directory.
+
+    Outside CI a missing tool skips with the way to install it; under CI=true it fails,
+    because a check that does not run is a missing check.
+    """
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.is_file() else shutil.which(name)
+    if found is None:
+        message = f"{name} not found: {install_hint}"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message + " (CI=true makes this a failure)")
+    return found
+
+
+def run(args: list[str], cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a command without a shell and capture its text output; never raises on exit codes."""
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one YAML document (merge keys `<<:` resolved)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_yaml_docs(text: str) -> list[dict[str, Any]]:
+    """Parse a multi-document YAML stream, dropping empty documents."""
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def settings_env_names() -> set[str]:
+    """Environment variable names the service reads: Settings field names upper-cased."""
+    from app.config import Settings
+
+    return {name.upper() for name in Settings.model_fields}
+
+
+# --- Dockerfile ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction with its continuation lines joined."""
+
+    keyword: str
+    value: str
+
+
+def dockerfile_stages(text: str) -> list[list[Instruction]]:
+    """Instructions grouped by build stage (each FROM starts a new stage)."""
+    logical: list[str] = []
+    buffer = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not buffer and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):  # comment lines inside a continuation are dropped
+            continue
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        logical.append(buffer + line)
+        buffer = ""
+    stages: list[list[Instruction]] = []
+    for line in logical:
+        keyword, _, value = line.partition(" ")
+        instruction = Instruction(keyword.upper(), value.strip())
+        if instruction.keyword == "FROM":
+            stages.append([])
+        assert stages, "instruction before the first FROM"
+        stages[-1].append(instruction)
+    return stages
+
+
+def exec_form(value: str) -> list[str]:
+    """Parse an exec-form (JSON array) CMD/ENTRYPOINT/HEALTHCHECK CMD value."""
+    import json
+
+    parsed = json.loads(value)
+    assert isinstance(parsed, list), f"not exec form: {value}"
+    return [str(part) for part in parsed]
+
+
+def copy_sources(instruction: Instruction) -> tuple[str | None, list[str]]:
+    """(`--from` stage or None, source paths) of a COPY instruction."""
+    parts = shlex.split(instruction.value)
+    from_stage = None
+    paths = []
+    for part in parts:
+        if part.startswith("--from="):
+            from_stage = part.removeprefix("--from=")
+        elif not part.startswith("--"):
+            paths.append(part)
+    return from_stage, paths[:-1]
+
+
+# --- PromQL -------------------------------------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_GROUPING = re.compile(
+    r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE
+)
+_RANGE = re.compile(r"\[[^\]]*\]")
+_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)?\s*\{([^}]*)\}")
+_IDENT = re.compile(r"(?<![A-Za-z0-9_:.$])([A-Za-z_:][A-Za-z0-9_:]*)\b(?!\s*\()")
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
+     "group_left", "group_right", "inf", "nan", "start", "end"}
+)
+_MATCHER_LABEL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)")
+
+
+def grafana_to_promql(expr: str) -> str:
+    """Replace Grafana's interval variables so promtool can parse a panel expression."""
+    for variable in ("$__rate_interval", "$__interval", "$__range"):
+        expr = expr.replace(variable, "5m")
+    return expr
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names used by a PromQL expression (functions, keywords and labels excluded)."""
+    without_grouping = _GROUPING.sub(" ", expr)
+    without_matchers = re.sub(r"\{[^}]*\}", " ", _STRING.sub('""', without_grouping))
+    without_ranges = _RANGE.sub(" ", without_matchers)
+    return {
+        name
+        for name in _IDENT.findall(without_ranges)
+        if name.lower() not in _KEYWORDS and not re.fullmatch(r"\d.*", name)
+    }
+
+
+def selector_labels(expr: str) -> dict[str, set[str]]:
+    """For each metric selector `name{...}`: the label names its matchers use."""
+    found: dict[str, set[str]] = {}
+    for name, matchers in _SELECTOR.findall(_STRING.sub('""', expr)):
+        if name:
+            found.setdefault(name, set()).update(_MATCHER_LABEL.findall(matchers))
+    return found
+
+
+def grouping_labels(expr: str) -> set[str]:
+    """Label names used in `by (...)` / `without (...)` / `on (...)` clauses."""
+    labels: set[str] = set()
+    for match in _GROUPING.finditer(expr):
+        inner = match.group(0)[match.group(0).index("(") + 1 : -1]
+        labels.update(part.strip() for part in inner.split(",") if part.strip())
+    return labels
