@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     """Every knob of the service. Each field is one environment variable (upper-cased name)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
     )
 
     app_env: Environment = Field(
