@@ -23,6 +23,34 @@ NODE_POLICIES = (
 )
 
 
+def admin_access_entries(
+    role_arns: Sequence[str], partition: pulumi.Input[str]
+) -> dict[str, eks.AccessEntryArgs]:
+    """Cluster-admin access entries for the given IAM roles (operators, the infra pipeline).
+
+    Whoever runs the first `pulumi up` is admin through EKS' bootstrap entry; any other
+    principal that runs this program (it manages the application namespace) or
+    administers the cluster must be listed here.
+    """
+    policy_arn = pulumi.Output.concat(
+        "arn:", partition, ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    )
+    return {
+        # Keyed by role name, not position: reordering the list must not replace entries.
+        f"admin-{arn.rsplit('/', 1)[-1]}": eks.AccessEntryArgs(
+            principal_arn=arn,
+            type=eks.AccessEntryType.STANDARD,
+            access_policies={
+                "cluster-admin": eks.AccessPolicyAssociationArgs(
+                    policy_arn=policy_arn,
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                )
+            },
+        )
+        for arn in role_arns
+    }
+
+
 class Cluster(pulumi.ComponentResource):
     """An EKS cluster whose nodes live only in private subnets."""
 
@@ -50,6 +78,7 @@ class Cluster(pulumi.ComponentResource):
         log_retention_days: int,
         deletion_protection: bool,
         app_namespace: str,
+        admin_role_arns: Sequence[str],
         partition: pulumi.Input[str],
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
@@ -91,6 +120,7 @@ class Cluster(pulumi.ComponentResource):
             public_access_cidrs=list(public_access_cidrs),
             # Access entries only: no aws-auth ConfigMap to drift or be edited by hand.
             authentication_mode=eks.AuthenticationMode.API,
+            access_entries=admin_access_entries(admin_role_arns, partition),
             create_oidc_provider=True,  # IAM roles for service accounts (IRSA)
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             encryption_config_key_arn=secrets_key.arn,
@@ -164,6 +194,8 @@ class Cluster(pulumi.ComponentResource):
                     # seccomp-confined and capability-free.
                     "pod-security.kubernetes.io/enforce": "restricted",
                     "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
                 },
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=provider),

@@ -38,6 +38,7 @@ LOG_RETENTION_DAYS = frozenset(
 
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _K8S_MINOR = re.compile(r"^1\.\d{2}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _OIDC_PROVIDER_ARN = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
@@ -72,6 +73,7 @@ class InfraConfig:
     control_plane_log_retention_days: int = 90
     deletion_protection: bool = True
     github_oidc_provider_arn: str = ""
+    cluster_admin_role_arns: tuple[str, ...] = ()
     database_enabled: bool = False
     database_instance_class: str = "db.t4g.micro"
     database_allocated_storage_gb: int = 20
@@ -122,6 +124,9 @@ class InfraConfig:
     def _check_ci(self) -> None:
         if not _GITHUB_REPO.match(self.github_repository):
             raise ConfigError("githubRepository must look like 'owner/name'")
+        for role_arn in self.cluster_admin_role_arns:
+            if not _ROLE_ARN.match(role_arn):
+                raise ConfigError(f"clusterAdminRoleArns: {role_arn!r} is not an IAM role ARN")
         arn = self.github_oidc_provider_arn
         if arn and not _OIDC_PROVIDER_ARN.match(arn):
             raise ConfigError(
@@ -188,6 +193,9 @@ def load_config() -> InfraConfig:
         value: Any
         if key == "publicApiAccessCidrs":
             value = _string_list(key, cfg.require_object(key))
+        elif isinstance(default, tuple):
+            raw = cfg.get_object(key)
+            value = None if raw is None else _string_list(key, raw)
         elif default is dataclasses.MISSING:
             value = cfg.require(key)
         elif isinstance(default, bool):  # before int: bool is an int subclass

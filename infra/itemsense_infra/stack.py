@@ -71,6 +71,7 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
         log_retention_days=cfg.control_plane_log_retention_days,
         deletion_protection=cfg.deletion_protection,
         app_namespace=APP_NAMESPACE,
+        admin_role_arns=cfg.cluster_admin_role_arns,
         partition=partition,
         tags=tags,
     )
