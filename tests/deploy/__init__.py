@@ -1,1 +1,1 @@
-"""Tests that prove the deployment files (Dockerfile, compose, k8s/, monitoring/) with offline tools."""
+"""Deployment files (Dockerfile, compose, k8s/, monitoring/) proven by offline tools."""

@@ -59,9 +59,7 @@ def rendered_files(
 
 
 @pytest.fixture(scope="session")
-def live_client(
-    tmp_path_factory: pytest.TempPathFactory, model_path: Path
-) -> Iterator[TestClient]:
+def live_client(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Iterator[TestClient]:
     """The real app on a migrated SQLite file with a trained model, after real traffic.
 
     Every route family is exercised once, so labelled series (per path, per label, per
@@ -74,8 +72,9 @@ def live_client(
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=url, model_path=model_path, api_keys=API_KEY
+    # model_validate reads neither the environment nor a .env file.
+    settings = Settings.model_validate(
+        {"database_url": url, "model_path": model_path, "api_keys": API_KEY}
     )
     with TestClient(create_app(settings)) as client:
         _exercise(client)
@@ -90,7 +89,8 @@ def _exercise(client: TestClient) -> None:
     item_id = created.json()["id"]
     assert client.get("/items").status_code == 200
     assert client.get(f"/items/{item_id}").status_code == 200
-    assert client.patch(f"/items/{item_id}", json={"price": "8.00"}, headers=auth).status_code == 200
+    updated = client.patch(f"/items/{item_id}", json={"price": "8.00"}, headers=auth)
+    assert updated.status_code == 200, updated.text
     assert client.delete(f"/items/{item_id}", headers=auth).status_code == 204
     assert client.get(f"/items/{item_id}").status_code == 404
     assert client.post("/predict", json={"text": "I love this lamp"}).status_code == 200

@@ -1,4 +1,4 @@
-"""Shared helpers for the deployment tests: paths, tool lookup, YAML, Dockerfile and PromQL parsing."""
+"""Helpers for the deployment tests: paths, tool lookup, YAML, Dockerfile and PromQL parsing."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ SERVER_COMMAND = [
     "app.main:create_app",
     "--factory",
     "--host",
-    "0.0.0.0",  # noqa: S104 (the container must listen on every interface)
+    "0.0.0.0",  # the container listens on every interface
     "--port",
     "8000",
     "--proxy-headers",
@@ -65,7 +65,9 @@ def require_tool(name: str, install_hint: str) -> str:
     return found
 
 
-def run(args: list[str], cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path = REPO, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run a command without a shell and capture its text output; never raises on exit codes."""
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
@@ -158,8 +160,23 @@ _RANGE = re.compile(r"\[[^\]]*\]")
 _SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)?\s*\{([^}]*)\}")
 _IDENT = re.compile(r"(?<![A-Za-z0-9_:.$])([A-Za-z_:][A-Za-z0-9_:]*)\b(?!\s*\()")
 _KEYWORDS = frozenset(
-    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
-     "group_left", "group_right", "inf", "nan", "start", "end"}
+    {
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "inf",
+        "nan",
+        "start",
+        "end",
+    }
 )
 _MATCHER_LABEL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)")
 

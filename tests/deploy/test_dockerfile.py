@@ -63,8 +63,16 @@ def test_hadolint_rejects_a_bad_dockerfile(tmp_path: Path) -> None:
 def test_checkov_dockerfile_has_no_failures() -> None:
     checkov = require_tool("checkov", "pip install checkov (dev dependency)")
     result = run(
-        [checkov, "--skip-download", "--framework", "dockerfile", "-f", str(DOCKERFILE),
-         "-o", "json"]
+        [
+            checkov,
+            "--skip-download",
+            "--framework",
+            "dockerfile",
+            "-f",
+            str(DOCKERFILE),
+            "-o",
+            "json",
+        ]
     )
     report = json.loads(result.stdout)
     summary = report["summary"]
@@ -151,8 +159,11 @@ def test_runtime_environment(runtime: list[Instruction]) -> None:
 def test_settings_in_the_image_are_real_settings(runtime: list[Instruction]) -> None:
     from tests.deploy.support import settings_env_names
 
-    names = set(re.findall(r"(?:^|\s)([A-Z][A-Z0-9_]*)=", " ".join(
-        i.value for i in runtime if i.keyword == "ENV")))
+    names = set(
+        re.findall(
+            r"(?:^|\s)([A-Z][A-Z0-9_]*)=", " ".join(i.value for i in runtime if i.keyword == "ENV")
+        )
+    )
     python_runtime = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "VIRTUAL_ENV", "PATH"}
     assert names - python_runtime <= settings_env_names()
     assert "MODEL_PATH" in names
