@@ -52,7 +52,7 @@ if [[ "$check_items" == "--items" ]]; then
     echo "FAIL: GET /items/$id returned $fetched, expected name $name" >&2
     exit 1
   fi
-  listed="$(curl "${curl_opts[@]}" --fail-with-body "$base/items")"
+  listed="$(curl "${curl_opts[@]}" --fail-with-body "$base/items?limit=100")"
   if ! jq -e --argjson id "$id" '[.. | objects | select(.id? == $id)] | length > 0' \
     >/dev/null <<<"$listed"; then
     echo "FAIL: GET /items does not list item $id" >&2
