@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL := models/sentiment.joblib
 PIP_QUIET := --quiet --disable-pip-version-check
-SERVER_FLAGS := --factory --host $(HOST) --port $(PORT) --no-server-header \
+SERVER_FLAGS := --host $(HOST) --port $(PORT) --no-server-header \
 	--proxy-headers --timeout-graceful-shutdown 20
 
 .DEFAULT_GOAL := help
@@ -42,10 +42,10 @@ migrate: $(VENV)/.runtime ## Apply database migrations (alembic upgrade head)
 	$(BIN)/alembic upgrade head
 
 run: $(VENV)/.runtime $(MODEL) migrate ## Set up and start the service on http://127.0.0.1:8000
-	$(BIN)/uvicorn app.main:create_app $(SERVER_FLAGS)
+	$(BIN)/python -m app.server $(SERVER_FLAGS)
 
 dev: $(VENV)/.runtime $(MODEL) migrate ## Start the service with auto-reload
-	$(BIN)/uvicorn app.main:create_app $(SERVER_FLAGS) --reload --reload-dir app
+	$(BIN)/python -m app.server $(SERVER_FLAGS) --reload --reload-dir app
 
 tools: ## Install the system tools the deployment checks use (promtool, wrk, kubectl)
 	bash scripts/install-tools.sh

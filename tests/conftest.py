@@ -7,7 +7,6 @@ unreachable server is an error, never a skip.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,32 +17,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from fastapi.testclient import TestClient
 
-from app.config import Settings, normalise_database_url
 from app.main import create_app
-
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = normalise_database_url(
-    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def alembic_config(database_url: str) -> Config:
-    """An Alembic config for the project's migrations aimed at `database_url`."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url", database_url)
-    config.attributes["configure_logger"] = False
-    return config
-
-
-def migrate(database_url: str, revision: str = "head") -> None:
-    """Run `alembic upgrade <revision>` against `database_url`."""
-    command.upgrade(alembic_config(database_url), revision)
+from tests.support import ADMIN_URL, IN_CI, ROOT, make_settings, migrate
 
 
 @pytest.fixture(scope="session")
@@ -109,13 +86,6 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def make_settings(database_url: str, model_path: Path, **overrides: Any) -> Settings:
-    """Settings for a test app: nothing read from the environment or a .env file."""
-    values: dict[str, Any] = {"database_url": database_url, "model_path": model_path}
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each test using this runs twice: on a migrated SQLite file and on PostgreSQL."""
@@ -132,9 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_client(
-    database_url: str, model_path: Path
-) -> Iterator[Callable[..., TestClient]]:
+def make_client(database_url: str, model_path: Path) -> Iterator[Callable[..., TestClient]]:
     """Factory: a started TestClient for an app with these settings overrides."""
     clients: list[TestClient] = []
 

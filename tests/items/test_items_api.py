@@ -241,7 +241,8 @@ def test_unconditional_concurrent_updates_all_apply(client: TestClient) -> None:
     item = create(client)
     url = f"/items/{item['id']}"
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda n: client.patch(url, json={"name": f"n{n}"}).status_code,
-                                 range(16)))
+        statuses = list(
+            pool.map(lambda n: client.patch(url, json={"name": f"n{n}"}).status_code, range(16))
+        )
     assert statuses == [200] * 16
     assert client.get(url).headers["etag"] == '"17"'

@@ -26,12 +26,16 @@ def test_chunked_body_over_limit_is_413(make_client: Callable[..., TestClient]) 
             yield b"a" * 500
         yield b'"}'
 
-    response = client.post("/predict", content=chunks(), headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:
-    response = client.post("/items", content=b'{"name": ', headers={"content-type": "application/json"})
+    response = client.post(
+        "/items", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
 

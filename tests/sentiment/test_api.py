@@ -1,0 +1,107 @@
+"""Prediction endpoints and model information over HTTP, and the 503 paths without a model."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def test_predict_returns_label_probabilities_and_version(client: TestClient) -> None:
+    response = client.post("/predict", json={"text": "I absolutely love this, it is wonderful!"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["label"] == "positive"
+    assert set(body["probabilities"]) >= {"positive", "negative"}
+    assert math.isclose(sum(body["probabilities"].values()), 1.0, abs_tol=1e-9)
+    assert body["confidence"] == max(body["probabilities"].values())
+    assert body["model_version"] == client.get("/model/info").json()["version"]
+
+
+def test_negative_text_is_negative(client: TestClient) -> None:
+    body = client.post("/predict", json={"text": "Terrible. It broke in a day, a waste of money."})
+    assert body.json()["label"] == "negative"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"text": ""}, {"text": "x" * 5001}, {"text": 3}, {"text": "ok", "lang": "en"}],
+)
+def test_invalid_predict_is_422(client: TestClient, payload: dict[str, object]) -> None:
+    response = client.post("/predict", json=payload)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_longest_allowed_text_is_accepted(client: TestClient) -> None:
+    assert client.post("/predict", json={"text": "good " * 1000}).status_code == 200
+
+
+def test_batch_matches_single_predictions_in_order(client: TestClient) -> None:
+    texts = ["Great value.", "Broke after a day.", "Not bad at all", "meh", "Love it!!!"]
+    response = client.post("/predict/batch", json={"texts": texts})
+    assert response.status_code == 200
+    batch = response.json()["predictions"]
+    singles = [client.post("/predict", json={"text": t}).json() for t in texts]
+    assert len(batch) == len(texts)
+    for one, other in zip(batch, singles, strict=True):
+        assert one["label"] == other["label"]
+        for label, p in one["probabilities"].items():
+            assert math.isclose(p, other["probabilities"][label], abs_tol=1e-12)
+
+
+def test_batch_limits(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(predict_batch_max=3)
+    assert client.post("/predict/batch", json={"texts": ["a", "b", "c"]}).status_code == 200
+    too_many = client.post("/predict/batch", json={"texts": ["a", "b", "c", "d"]})
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["loc"] == ["body", "texts"]
+    assert client.post("/predict/batch", json={"texts": []}).status_code == 422
+    assert client.post("/predict/batch", json={"texts": ["ok", ""]}).status_code == 422
+
+
+def test_model_info_describes_the_loaded_artifact(client: TestClient, model_path: Path) -> None:
+    info = client.get("/model/info").json()
+    metadata = json.loads(model_path.with_suffix(".json").read_text())
+    assert info["sha256"] == metadata["sha256"]
+    assert info["version"] == metadata["version"]
+    assert set(info["classes"]) >= {"positive", "negative"}
+    assert info["metrics"] == metadata["metrics"] and info["metrics"]
+    assert info["training_data"] == metadata["training_data"]
+    assert info["sklearn_version"] == metadata["sklearn_version"]
+    assert info["loaded_at"] and info["trained_at"]
+
+
+def _broken_model_client(
+    make_client: Callable[..., TestClient], tmp_path: Path, model_path: Path, how: str
+) -> TestClient:
+    broken = tmp_path / "broken.joblib"
+    if how == "missing":
+        return make_client(model_path=tmp_path / "absent.joblib")
+    broken.with_suffix(".json").write_text(model_path.with_suffix(".json").read_text())
+    data = model_path.read_bytes()
+    broken.write_bytes(data[: len(data) // 2] if how == "truncated" else data + b"tampered")
+    return make_client(model_path=broken)
+
+
+@pytest.mark.parametrize("how", ["missing", "truncated", "tampered"])
+def test_unusable_model_gives_503_but_service_runs(
+    make_client: Callable[..., TestClient], tmp_path: Path, model_path: Path, how: str
+) -> None:
+    client = _broken_model_client(make_client, tmp_path, model_path, how)
+    predict = client.post("/predict", json={"text": "hello"})
+    assert predict.status_code == 503
+    assert predict.json()["detail"].startswith("Sentiment model unavailable:")
+    assert ("not found" if how == "missing" else "sha256") in predict.json()["detail"]
+    assert client.post("/predict/batch", json={"texts": ["a"]}).status_code == 503
+    assert client.get("/model/info").status_code == 503
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["model"].startswith("not loaded")
+    assert client.get("/health/live").status_code == 200
+    assert client.post("/items", json={"name": "still works"}).status_code == 201

@@ -1,0 +1,66 @@
+"""The /metrics exposition and the OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def samples(client: TestClient) -> list[tuple[str, dict[str, str], float]]:
+    return [
+        (s.name, dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for s in family.samples
+    ]
+
+
+def test_http_metrics_group_paths_and_skip_probes(client: TestClient) -> None:
+    item = client.post("/items", json={"name": "x"}).json()
+    client.get(f"/items/{item['id']}")
+    client.get("/items/999999")
+    client.get("/health/live")
+    client.get("/health/ready")
+    paths = {
+        labels.get("path")
+        for name, labels, _ in samples(client)
+        if name == "starlette_requests_total"
+    }
+    assert "/items/{item_id}" in paths and "/items" in paths
+    assert not any(p and p.startswith("/items/") and p != "/items/{item_id}" for p in paths)
+    assert not paths & {"/health/live", "/health/ready", "/health", "/metrics"}
+
+
+def test_app_metrics_count_predictions_and_writes(client: TestClient) -> None:
+    def value(name: str, **labels: str) -> float:
+        return sum(v for n, ls, v in samples(client) if n == name and labels.items() <= ls.items())
+
+    before_positive = value("itemsense_predictions_total", label="positive")
+    before_latency = value("itemsense_model_inference_seconds_count")
+    before_created = value("itemsense_items_written_total", operation="create")
+    client.post("/predict", json={"text": "I love it, wonderful"})
+    client.post("/predict/batch", json={"texts": ["great", "awful and broken"]})
+    client.post("/items", json={"name": "x"})
+    assert value("itemsense_predictions_total", label="positive") >= before_positive + 2
+    assert value("itemsense_model_inference_seconds_count") == before_latency + 2
+    assert value("itemsense_items_written_total", operation="create") == before_created + 1
+    assert value("itemsense_model_loaded") == 1
+    version = client.get("/model/info").json()["version"]
+    assert value("itemsense_model_info", version=version) == 1
+
+
+def test_every_operation_is_documented_with_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    operations = [
+        (path, method, op)
+        for path, methods in schema["paths"].items()
+        for method, op in methods.items()
+    ]
+    assert len(operations) >= 12
+    for path, method, op in operations:
+        assert op.get("summary") and op.get("description"), (method, path)
+        if "requestBody" in op:
+            body_schema = op["requestBody"]["content"]["application/json"]["schema"]
+            name = body_schema["$ref"].rsplit("/", 1)[-1]
+            assert schema["components"]["schemas"][name].get("examples"), name
+    for name in ("ItemRead", "PredictionOut"):
+        assert schema["components"]["schemas"][name].get("examples"), name
