@@ -4,6 +4,11 @@
 # never rewritten (no sed, no `kustomize edit` in the checkout), and kubectl's built-in kustomize
 # does the substitution, so no extra binary has to be downloaded.
 #
+# The overlay also leaves out the Namespace object that k8s/ carries for a plain
+# `kubectl apply -k k8s/` by a cluster admin: on EKS the namespace belongs to the platform
+# (infra creates it with its Pod Security labels) and the deploy role's access entry is scoped
+# to that namespace, so applying a cluster-scoped object would be refused.
+#
 # usage: kustomize-overlay.sh BASE_DIR OUT_DIR NEW_NAME TAG
 set -euo pipefail
 
@@ -39,5 +44,14 @@ images:
   - name: itemsense
     newName: $new_name
     newTag: "$tag"
+patches:
+  - target:
+      kind: Namespace
+    patch: |-
+      \$patch: delete
+      apiVersion: v1
+      kind: Namespace
+      metadata:
+        name: platform-owned
 YAML
 echo "overlay $out -> $relative_base with image $new_name:$tag"

@@ -7,12 +7,14 @@ k8s/, infra/) so that renaming something on one side without the other fails her
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.ci.support import (
     REPO,
+    SCRIPTS_DIR,
     SHA_PIN,
     WORKFLOW_FILES,
     WORKFLOWS_DIR,
@@ -20,6 +22,7 @@ from tests.ci.support import (
     load_yaml,
     rendered_kustomize,
     require_file,
+    run,
     steps_of,
     uses_step,
 )
@@ -316,14 +319,22 @@ def test_deploy_applies_the_kustomize_dirs_and_job_the_k8s_tests_validate() -> N
     assert re.search(r"kubectl rollout status \S+ .*--timeout=\d+m", script)
 
 
-def test_deploy_only_touches_objects_inside_the_app_namespace() -> None:
+def test_deploy_only_applies_objects_inside_the_app_namespace(tmp_path: Path) -> None:
     # The deploy role's EKS access entry is scoped to the application namespace (infra
-    # ci_access.py, AmazonEKSEditPolicy type=namespace): a cluster-scoped object such as a
-    # Namespace in k8s/ would make `kubectl apply -k` fail with Forbidden on every deploy.
+    # ci_access.py, AmazonEKSEditPolicy type=namespace) and infra creates that namespace
+    # (cluster.py). So what the pipeline applies, the overlays its script writes, must hold
+    # only objects inside it: a cluster-scoped object would be Forbidden on every deploy.
     namespace = load_workflow(DEPLOY)["env"]["NAMESPACE"]
-    for directory in ("k8s", "k8s/migrate"):
-        for obj in rendered_kustomize(REPO / directory):
-            where = f"{directory}: {obj['kind']}/{obj['metadata']['name']}"
+    cluster = require_file(REPO / "infra" / "itemsense_infra" / "cluster.py").read_text()
+    assert "k8s.core.v1.Namespace(" in cluster, "infra no longer creates the app namespace"
+    for base in ("k8s", "k8s/migrate"):
+        out = tmp_path / base
+        result = run(
+            ["bash", str(SCRIPTS_DIR / "kustomize-overlay.sh"), base, str(out), "r/i", "t"]
+        )
+        assert result.returncode == 0, result.stderr
+        for obj in rendered_kustomize(out):
+            where = f"{base}: {obj['kind']}/{obj['metadata']['name']}"
             assert obj["metadata"].get("namespace") == namespace, where
 
 
