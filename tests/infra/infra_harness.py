@@ -48,8 +48,12 @@ class Synth:
     secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, typ: str) -> list[Registered]:
-        """All registrations of a Pulumi type token, in declaration order."""
-        return [r for r in self.resources if r.typ == typ]
+        """All registrations of a Pulumi type token, sorted by name.
+
+        Registrations reach the mock monitor from several threads, so their arrival
+        order varies between runs; names (`...-private-0`, `-1`, ...) do not.
+        """
+        return sorted((r for r in self.resources if r.typ == typ), key=lambda r: r.name)
 
     def one(self, typ: str) -> Registered:
         """The single registration of ``typ`` (fails if there are none or several)."""
@@ -77,6 +81,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         short = args.typ.rsplit(":", 1)[-1]
         arn_prefix = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:eu-west-1:{ACCOUNT_ID}"
         state.setdefault("arn", f"{arn_prefix}:{short.lower()}/{args.name}")
+        state.setdefault("name", f"{args.name}-0a1b2c")  # what autonaming would produce
         if args.typ == "aws:ec2/subnet:Subnet":
             resource_id = f"subnet-{args.name}"
         elif args.typ == "aws:ec2/vpc:Vpc":
