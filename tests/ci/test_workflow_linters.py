@@ -107,3 +107,28 @@ def test_checkov_github_actions_has_no_failures(tmp_path: Path) -> None:
     assert any(c["file_path"].endswith("zz-bad.yml") for c in failed), "checkov checked nothing"
     real_files = {f"/.github/workflows/{path.name}" for path in WORKFLOW_FILES}
     assert real_files <= {check["file_path"] for check in passed}
+
+
+# Default yamllint rules, except: GitHub's `on:` key is not a truthy value, workflows carry no
+# `---`, and long `if:`/`group:` expressions read better on one line up to 120 columns.
+YAMLLINT_CONFIG = (
+    "{extends: default, rules: {line-length: {max: 120}, document-start: disable, "
+    "truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}}}"
+)
+
+
+def test_yamllint_accepts_everything_under_github() -> None:
+    tool = require_tool("yamllint")
+    result = run([tool, "--strict", "-d", YAMLLINT_CONFIG, str(GITHUB_DIR)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_yamllint_catches_a_duplicated_key(tmp_path: Path) -> None:
+    # PyYAML (and so every test above) silently keeps the last of two equal keys; GitHub
+    # rejects the file. yamllint is what notices.
+    tool = require_tool("yamllint")
+    duplicated = tmp_path / "dup.yml"
+    duplicated.write_text("on: push\njobs:\n  a:\n    runs-on: x\n    runs-on: y\n")
+    result = run([tool, "--strict", "-d", YAMLLINT_CONFIG, str(duplicated)])
+    assert result.returncode != 0
+    assert "key-duplicates" in result.stdout
