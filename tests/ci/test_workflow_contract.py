@@ -226,7 +226,8 @@ def test_deploy_runs_after_a_successful_ci_on_main_or_by_hand() -> None:
     assert trigger["types"] == ["completed"]
     assert trigger["branches"] == ["main"]
     assert "workflow_dispatch" in workflow["on"]
-    condition = " ".join(deploy_job()["if"].split())
+    gate = workflow["jobs"]["gate"]
+    condition = " ".join(gate["if"].split())
     # workflow_run fires for any CI run, including a fork's pull request from a branch named
     # main: these guards are what make the trigger safe (and justify zizmor's ignore).
     for guard in (
@@ -237,6 +238,14 @@ def test_deploy_runs_after_a_successful_ci_on_main_or_by_hand() -> None:
         "github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main'",
     ):
         assert guard in condition, guard
+    # Everything else hangs on the gate, which also drops commits main has moved past.
+    assert deploy_job()["needs"] == "gate"
+    assert deploy_job()["if"] == "needs.gate.outputs.deploy == 'true'"
+    assert gate["outputs"]["deploy"] == "${{ steps.latest.outputs.deploy }}"
+    script = run_text(gate["steps"])
+    assert "repos/$GITHUB_REPOSITORY/commits/main" in script
+    assert '[[ "$head" == "$GIT_SHA" ]]' in script
+    assert gate["env"]["GIT_SHA"] == deploy_job()["env"]["GIT_SHA"]
 
 
 def test_deploy_never_cancels_a_running_deployment() -> None:
