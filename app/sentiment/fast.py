@@ -1,14 +1,17 @@
 """A scorer that runs a fitted pipeline's vocabulary, idf and coefficients directly.
 
 ``Pipeline.predict_proba`` on one text spends ~0.5 ms in input validation and sparse-matrix
-plumbing. For a linear model over L2-normalised TF-IDF blocks the score is
+plumbing. For a linear model over L2-normalised TF-IDF blocks plus a few dense features,
 
-    z = b + sum over blocks k of  (sum_t v_t * w_t) / sqrt(sum_t v_t ** 2),
+    z = b + sum over TF-IDF blocks of (sum_t v_t * w_t) / sqrt(sum_t v_t ** 2) + f . w_dense
     v_t = tf'(t) * idf_t,   tf' = 1 + log(count) if sublinear_tf else count,
 
-so a dictionary look-up per token and a few float operations give the same number
-(to ~1e-15) in microseconds. Tokens come from each vectorizer's own ``build_analyzer()``,
-so tokenisation cannot drift from the pipeline's.
+so one dictionary look-up per n-gram and a few float operations give the same number (to
+~1e-15) in microseconds. For this project's recipe (``text.normalize`` + ``text.tokenize``
+words, ``char_wb`` n-grams, lexicon features) the text is normalised and tokenised once and
+the n-grams are generated exactly as scikit-learn does; any other vectorizer is run through
+its own ``build_analyzer()``. ``tests/sentiment/test_fast.py`` proves the agreement on every
+training text and ``load_model`` re-checks it on probe texts at every load.
 """
 
 from __future__ import annotations
@@ -22,17 +25,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.sentiment.lexicon import LexiconFeatures
+from app.sentiment.text import normalize, tokenize
+
+# What a block needs: raw text, normalised text, tokens of the normalised text.
+_Inputs = tuple[str, str, list[str]]
+
 
 class UnsupportedPipelineError(ValueError):
     """The pipeline has a shape the fast scorer cannot reproduce exactly."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Block:
-    analyzer: Callable[[str], list[str]]
-    # term -> (idf, coefficient)
-    table: dict[str, tuple[float, float]]
-    sublinear: bool
 
 
 def _check(condition: bool, message: str) -> None:
@@ -40,8 +41,57 @@ def _check(condition: bool, message: str) -> None:
         raise UnsupportedPipelineError(message)
 
 
+def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
+    """scikit-learn's ``_word_ngrams`` (no stop words): all n-grams, n in [min_n, max_n]."""
+    out = list(tokens) if min_n == 1 else []
+    count = len(tokens)
+    for n in range(max(min_n, 2), min(max_n, count) + 1):
+        out += [" ".join(tokens[i : i + n]) for i in range(count - n + 1)]
+    return out
+
+
+def char_wb_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
+    """scikit-learn's ``_char_wb_ngrams``: space-padded words, each short word counted once."""
+    out: list[str] = []
+    for word in text.split():
+        padded = " " + word + " "
+        size = len(padded)
+        for n in range(min_n, max_n + 1):
+            if size <= n:
+                out.append(padded)
+                break
+            out += [padded[i : i + n] for i in range(size - n + 1)]
+    return out
+
+
+def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
+    """How a vectorizer's n-grams are produced from the shared inputs."""
+    min_n, max_n = vec.ngram_range
+    ours = vec.preprocessor is normalize and vec.stop_words is None
+    if ours and vec.analyzer == "word" and vec.tokenizer is tokenize:
+        return lambda inputs: word_ngrams(inputs[2], min_n, max_n)
+    if ours and vec.analyzer == "char_wb":
+        return lambda inputs: char_wb_ngrams(inputs[1], min_n, max_n)
+    analyzer = vec.build_analyzer()
+    return lambda inputs: list(analyzer(inputs[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class _TfidfBlock:
+    ngrams: Callable[[_Inputs], list[str]]
+    table: dict[str, tuple[float, float]]  # term -> (idf, coefficient)
+    sublinear: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _DenseBlock:
+    features: Callable[[list[str]], list[float]]  # from tokens
+    weights: tuple[float, ...]
+
+
 class FastScorer:
-    """Binary logistic score of a fitted ``Pipeline([FeatureUnion(TfidfVectorizer...), LR])``."""
+    """Binary logistic score of a fitted ``Pipeline([FeatureUnion([...]), LogisticRegression])``
+    whose union holds L2 ``TfidfVectorizer``s and ``LexiconFeatures``."""
 
     def __init__(self, pipeline: Any) -> None:
         steps: Any = getattr(pipeline, "steps", [])
@@ -55,30 +105,40 @@ class FastScorer:
         self.classes: tuple[str, str] = (str(clf.classes_[0]), str(clf.classes_[1]))
         self.intercept = float(clf.intercept_[0])
         weights = coef[0]
-        blocks: list[_Block] = []
+        tfidf: list[_TfidfBlock] = []
+        dense: list[_DenseBlock] = []
         offset = 0
-        for _, vec in transformers:
-            _check(vec.norm == "l2" and vec.use_idf and not vec.binary, "need l2 TF-IDF")
-            idf = vec.idf_
+        for _, part in transformers:
+            if isinstance(part, LexiconFeatures):
+                width = len(part.get_feature_names_out())
+                block_w = tuple(float(w) for w in weights[offset : offset + width])
+                dense.append(_DenseBlock(part.features_from_tokens, block_w))
+                offset += width
+                continue
+            _check(part.norm == "l2" and part.use_idf and not part.binary, "need l2 TF-IDF")
+            idf = part.idf_
             table = {
                 term: (float(idf[col]), float(weights[offset + col]))
-                for term, col in vec.vocabulary_.items()
+                for term, col in part.vocabulary_.items()
             }
-            blocks.append(_Block(vec.build_analyzer(), table, bool(vec.sublinear_tf)))
-            offset += len(vec.vocabulary_)
+            tfidf.append(_TfidfBlock(_ngram_source(part), table, bool(part.sublinear_tf)))
+            offset += len(part.vocabulary_)
         _check(offset == weights.size, "feature count does not match the coefficients")
-        self._blocks = tuple(blocks)
+        self._tfidf = tuple(tfidf)
+        self._dense = tuple(dense)
 
     def decision(self, text: str) -> float:
         """The logistic regression's decision value (log-odds of ``classes[1]``)."""
+        normalized = normalize(text)
+        inputs: _Inputs = (text, normalized, tokenize(normalized))
         z = self.intercept
         log, sqrt = math.log, math.sqrt
-        for block in self._blocks:
-            table = block.table
+        for block in self._tfidf:
+            get = block.table.get
             sumsq = 0.0
             dot = 0.0
-            for term, count in Counter(block.analyzer(text)).items():
-                entry = table.get(term)
+            for term, count in Counter(block.ngrams(inputs)).items():
+                entry = get(term)
                 if entry is None:
                     continue
                 idf, w = entry
@@ -87,13 +147,15 @@ class FastScorer:
                 dot += v * w
             if sumsq > 0.0:
                 z += dot / sqrt(sumsq)
+        for dense in self._dense:
+            for value, w in zip(dense.features(inputs[2]), dense.weights, strict=True):
+                z += value * w
         return z
 
     def proba_positive_class(self, text: str) -> float:
         """P(classes[1] | text), computed like scikit-learn's binary ``predict_proba``."""
         z = self.decision(text)
-        # expit without overflow for large |z|
-        if z >= 0.0:
+        if z >= 0.0:  # expit without overflow for large |z|
             return 1.0 / (1.0 + math.exp(-z))
         e = math.exp(z)
         return e / (1.0 + e)

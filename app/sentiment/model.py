@@ -70,6 +70,19 @@ def installed_sklearn_version() -> str:
         raise ModelLoadError("scikit-learn is not installed") from exc
 
 
+def make_prediction(classes: tuple[str, ...], p_second: float) -> Prediction:
+    """The prediction for P(classes[1]) = ``p_second`` in a binary model.
+
+    Ties go to the second class ("positive"): positive iff P(positive) >= P(negative).
+    """
+    first, second = classes
+    p_first = 1.0 - p_second
+    probabilities = {first: p_first, second: p_second}
+    if p_second >= p_first:
+        return Prediction(second, p_second, probabilities)
+    return Prediction(first, p_first, probabilities)
+
+
 class SentimentModel:
     """A verified, loaded model. Thread-safe: prediction only reads fitted state."""
 
@@ -83,23 +96,14 @@ class SentimentModel:
         self.classes: tuple[str, ...] = self._scorer.classes
         self.info: dict[str, Any] = info
 
-    def _prediction(self, p_second: float) -> Prediction:
-        first, second = self.classes
-        p_first = 1.0 - p_second
-        probabilities = {first: p_first, second: p_second}
-        # Ties go to the second class ("positive"), matching "positive iff P(pos) >= P(neg)".
-        if p_second >= p_first:
-            return Prediction(second, p_second, probabilities)
-        return Prediction(first, p_first, probabilities)
-
     def predict(self, text: str) -> Prediction:
         """Classify one text."""
-        return self._prediction(self._scorer.proba_positive_class(text))
+        return make_prediction(self.classes, self._scorer.proba_positive_class(text))
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
         """Classify several texts; one prediction per text, in order."""
         probs = self._scorer.proba_positive_class_batch(texts)
-        return [self._prediction(float(p)) for p in probs]
+        return [make_prediction(self.classes, float(p)) for p in probs]
 
     def pipeline_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Probabilities from scikit-learn's own ``predict_proba`` (slow; for checks)."""

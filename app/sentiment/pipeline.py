@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from app.sentiment.data import Corpus, labels_for, polar_mask
+from app.sentiment.lexicon import LexiconFeatures
 from app.sentiment.text import normalize, tokenize
 
 
@@ -28,16 +29,26 @@ class Recipe:
     sublinear_tf: bool = True
     C: float = 4.0
     class_weight: str | None = "balanced"
+    # Scale of the VADER-lexicon features (0 = no lexicon block).
+    lexicon_scale: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Recipe:
+        """Inverse of ``as_dict`` after a JSON round trip (lists back to tuples)."""
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+        }
+        return cls(**fields)
+
 
 def build_pipeline(recipe: Recipe, seed: int) -> Pipeline:
     """An unfitted pipeline: TF-IDF word (negation-marked) + char_wb n-grams -> logistic
     regression. Every vectorizer is L2-normalised on its own, which the fast scorer relies on."""
-    features: list[tuple[str, TfidfVectorizer]] = [
+    features: list[tuple[str, Any]] = [
         (
             "word",
             TfidfVectorizer(
@@ -67,6 +78,8 @@ def build_pipeline(recipe: Recipe, seed: int) -> Pipeline:
                 ),
             )
         )
+    if recipe.lexicon_scale > 0:
+        features.append(("lexicon", LexiconFeatures(scale=recipe.lexicon_scale)))
     classifier = LogisticRegression(
         C=recipe.C,
         class_weight=recipe.class_weight,

@@ -21,8 +21,9 @@ _TRANSLATE = str.maketrans(
         "`": "'",
     }
 )
-# "sooooo good" and "so good" should share features; keep two letters so "good" stays "good".
-_ELONGATED = re.compile(r"(\w)\1{2,}")
+# "sooooo good!!!!" and "soo good!!" should share features; runs of three or more letters or
+# !?. shrink to two (two, so "good" stays "good"; digits untouched, "1000" is a number).
+_ELONGATED = re.compile(r"([a-z!?.])\1{2,}")
 _WHITESPACE = re.compile(r"\s+")
 
 # Words, contractions and sentiment-bearing punctuation; "," "." ";" ":" only end negation scopes.

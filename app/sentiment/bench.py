@@ -1,0 +1,141 @@
+"""Benchmark the model: ``python -m app.sentiment.bench [--no-eval] [--json PATH]``.
+
+Prints single-text latency (p50/p99) of ``SentimentModel.predict`` and of scikit-learn's own
+``predict_proba`` for comparison, the per-text cost of ``predict_batch`` on batches of 100,
+and accuracy / macro-F1 of the recipe on the stratified split and on each held-out domain
+with VADER's on the same sentences. Needs the dev dependencies (vaderSentiment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.sentiment.data import Corpus, load_corpus
+from app.sentiment.evaluation import ProbaFn, summarize_cross_domain
+from app.sentiment.model import SentimentModel, load_model
+from app.sentiment.pipeline import Recipe
+from app.sentiment.train import DEFAULT_SEED, Progress, evaluate, format_table, train
+
+BATCH_SIZE = 100
+
+
+def vader_proba() -> ProbaFn:
+    """VADER's compound score mapped to [0, 1], so >= 0.5 means positive (compound >= 0)."""
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError as exc:  # a dev dependency
+        raise SystemExit("vaderSentiment missing: pip install -r requirements-dev.txt") from exc
+    analyzer = SentimentIntensityAnalyzer()
+
+    def proba(texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        compound = [analyzer.polarity_scores(t)["compound"] for t in texts]
+        return (np.asarray(compound, dtype=np.float64) + 1.0) / 2.0
+
+    return proba
+
+
+def _percentiles_us(seconds: list[float]) -> dict[str, float]:
+    arr = np.asarray(seconds) * 1e6
+    return {
+        "p50_us": round(float(np.percentile(arr, 50)), 1),
+        "p99_us": round(float(np.percentile(arr, 99)), 1),
+        "mean_us": round(float(arr.mean()), 1),
+    }
+
+
+def _time_each(fn: Callable[[str], object], texts: Sequence[str]) -> list[float]:
+    clock = time.perf_counter
+    out = []
+    for text in texts:
+        start = clock()
+        fn(text)
+        out.append(clock() - start)
+    return out
+
+
+def latency(model: SentimentModel, texts: Sequence[str]) -> dict[str, Any]:
+    """Single-text latency of the fast path and of the pipeline, and batch per-text cost."""
+    for text in texts[:200]:  # warm caches and allocator
+        model.predict(text)
+    single = _percentiles_us(_time_each(model.predict, texts))
+    pipeline = _percentiles_us(_time_each(lambda t: model.pipeline.predict_proba([t]), texts[:300]))
+    per_text = []
+    for start in range(0, len(texts) - BATCH_SIZE + 1, BATCH_SIZE):
+        batch = texts[start : start + BATCH_SIZE]
+        t0 = time.perf_counter()
+        model.predict_batch(batch)
+        per_text.append((time.perf_counter() - t0) / BATCH_SIZE)
+    batch_stats = _percentiles_us(per_text)
+    return {
+        "texts": len(texts),
+        "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
+        "predict": single,
+        "pipeline_predict_proba": pipeline,
+        f"predict_batch_{BATCH_SIZE}_per_text": batch_stats,
+    }
+
+
+def _print_latency(result: dict[str, Any]) -> None:
+    print(f"\nLatency over {result['texts']} corpus sentences (mean {result['mean_chars']} chars)")
+    for name in ("predict", "pipeline_predict_proba", f"predict_batch_{BATCH_SIZE}_per_text"):
+        s = result[name]
+        print(f"  {name:<30} p50 {s['p50_us']:8.1f} us  p99 {s['p99_us']:8.1f} us")
+
+
+def _ensure_model(path: Path, data_dir: Path) -> None:
+    if not path.exists():
+        print(f"{path} does not exist; training it first", file=sys.stderr)
+        train(data_dir, path)
+
+
+def _sample(corpus: Corpus, n: int) -> list[str]:
+    rng = np.random.default_rng(DEFAULT_SEED)
+    picked = rng.choice(len(corpus), size=min(n, len(corpus)), replace=False)
+    return [corpus.texts[i] for i in picked]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--model", type=Path, default=Path("models/sentiment.joblib"))
+    parser.add_argument("--data-dir", type=Path, default=Path("data/sentiment"))
+    parser.add_argument("--samples", type=int, default=3000, help="texts timed one by one")
+    parser.add_argument("--no-eval", action="store_true", help="latency only (seconds, not min)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    _ensure_model(args.model, args.data_dir)
+    model = load_model(args.model)
+    corpus = load_corpus(args.data_dir)
+    print(f"model {model.name} {model.version}")
+    results: dict[str, Any] = {
+        "model": model.version,
+        "latency": latency(model, _sample(corpus, args.samples)),
+    }
+    _print_latency(results["latency"])
+    if not args.no_eval:
+        recipe = Recipe.from_dict(model.info["recipe"])
+        seed = int(model.info.get("seed", DEFAULT_SEED))
+        splits = evaluate(corpus, recipe, seed, True, Progress(), {"vader": vader_proba()})
+        print("\nEvaluation (polar sentences of the test side; VADER on the same sentences)")
+        print(format_table(splits))
+        summary = summarize_cross_domain(splits)
+        print("\nCross-domain summary: " + json.dumps(summary))
+        results["evaluation"] = {"splits": splits, "cross_domain_summary": summary}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The fast scorer must be the pipeline, only faster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from app.sentiment.data import Corpus
+from app.sentiment.fast import FastScorer, UnsupportedPipelineError
+
+
+def test_fast_path_equals_pipeline_on_every_training_text(
+    full_pipeline: Any, corpus: Corpus
+) -> None:
+    scorer = FastScorer(full_pipeline)
+    positive = list(full_pipeline.classes_).index("positive")
+    expected = full_pipeline.predict_proba(corpus.texts)[:, positive]
+    single = np.array([scorer.proba_positive_class(t) for t in corpus.texts])
+    batch = scorer.proba_positive_class_batch(corpus.texts)
+    assert np.max(np.abs(single - expected)) < 1e-9
+    assert np.max(np.abs(batch - expected)) < 1e-9
+    # Not a vacuous match: the model really separates the texts.
+    assert 0.3 < float(np.mean(expected >= 0.5)) < 0.7
+
+
+def test_fast_path_handles_texts_without_known_features(full_pipeline: Any) -> None:
+    scorer = FastScorer(full_pipeline)
+    for text in ("", "   ", "\u2603\u2603", "zzqxj vvkq"):
+        positive = list(full_pipeline.classes_).index("positive")
+        expected = full_pipeline.predict_proba([text])[0, positive]
+        assert scorer.proba_positive_class(text) == pytest.approx(expected, abs=1e-9)
+
+
+def test_plain_word_pipeline_without_sublinear_tf_is_supported() -> None:
+    texts = ["good good movie", "bad movie", "good plot", "bad bad bad acting", "fine"]
+    labels = ["positive", "negative", "positive", "negative", "positive"]
+    pipeline = Pipeline(
+        [
+            ("features", FeatureUnion([("w", TfidfVectorizer(sublinear_tf=False))])),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(texts, labels)
+    scorer = FastScorer(pipeline)
+    probe = [*texts, "good bad good", "unknown words"]
+    expected = pipeline.predict_proba(probe)[:, 1]
+    assert np.allclose(scorer.proba_positive_class_batch(probe), expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("vectorizer", "message"),
+    [
+        (TfidfVectorizer(norm="l1"), "need l2 TF-IDF"),
+        (TfidfVectorizer(binary=True), "need l2 TF-IDF"),
+        (TfidfVectorizer(use_idf=False), "need l2 TF-IDF"),
+    ],
+)
+def test_unsupported_vectorizers_are_refused(vectorizer: TfidfVectorizer, message: str) -> None:
+    pipeline = Pipeline(
+        [("features", FeatureUnion([("w", vectorizer)])), ("clf", LogisticRegression())]
+    ).fit(["good", "bad", "good film", "bad film"], ["p", "n", "p", "n"])
+    with pytest.raises(UnsupportedPipelineError, match=message):
+        FastScorer(pipeline)
+
+
+def test_multiclass_is_refused() -> None:
+    pipeline = Pipeline(
+        [("features", FeatureUnion([("w", TfidfVectorizer())])), ("clf", LogisticRegression())]
+    ).fit(["good", "bad", "meh", "good one", "bad one", "meh one"], list("pnmpnm"))
+    with pytest.raises(UnsupportedPipelineError, match="binary"):
+        FastScorer(pipeline)
+
+
+def test_non_pipeline_is_refused() -> None:
+    with pytest.raises(UnsupportedPipelineError, match="2-step Pipeline"):
+        FastScorer({"not": "a pipeline"})

@@ -1,0 +1,54 @@
+"""Normalisation and negation-aware tokenisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.sentiment.text import normalize, tokenize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Fish &amp; Chips", "fish & chips"),
+        ("It\u2019s \u201cgreat\u201d", 'it\'s "great"'),
+        ("SOOOOO   goood!!!", "soo good!!"),
+        ("  tabs\tand\r\nnewlines ", "tabs and newlines"),
+        ("I didn&#39;t", "i didn't"),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_negation_scope_runs_to_punctuation() -> None:
+    assert tokenize("not good, but fine!") == ["not", "not_good", "but", "fine", "!"]
+
+
+def test_contraction_negates_and_contrast_ends_scope() -> None:
+    assert tokenize("i didn't like it but the soup was great") == [
+        "i",
+        "didn't",
+        "not_like",
+        "not_it",
+        "but",
+        "the",
+        "soup",
+        "was",
+        "great",
+    ]
+
+
+def test_scope_ends_at_sentence_end() -> None:
+    assert tokenize("never again. loved the staff?") == [
+        "never",
+        "not_again",
+        "loved",
+        "the",
+        "staff",
+        "?",
+    ]
+
+
+def test_no_negation_leaves_tokens_alone() -> None:
+    assert tokenize("a 10/10 film") == ["a", "10", "10", "film"]
