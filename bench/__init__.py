@@ -1,0 +1,1 @@
+"""Benchmarks and load tests (run through make bench / make soak)."""

@@ -1,0 +1,297 @@
+"""HTTP benchmark: the service against a bare `async def` FastAPI app on the same uvicorn.
+
+`make bench` (or `python -m bench.http`). Needs PostgreSQL (TEST_POSTGRES_URL, default the
+local server) and wrk. One run: creates and seeds a database (10,000 items), starts both
+servers with the same command and worker count pinned to one core, drives them with wrk
+pinned to the other, alternating targets over several rounds, and prints requests/s,
+p50/p99 and non-2xx per endpoint with the ratio to the bare handler (medians over rounds).
+Ratios, not absolute numbers, are what compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from tests.support import ADMIN_URL, ROOT, migrate
+
+API_KEY = "bench-key"
+SEED_ITEMS = 10_000
+BATCH_TEXTS = 64
+
+_TEXTS = [
+    "I love this lamp, it is bright and well made.",
+    "Terrible quality, it broke after two days.",
+    "Not bad for the price, but the cable is short.",
+    "Absolutely wonderful service, would buy again!",
+]
+
+# name -> (method, path, wrk Lua script body or None, share of bare handler to reach)
+LUA_RANDOM = "math.randomseed(os.time())\n"
+TARGETS: dict[str, tuple[str, str | None, float | None]] = {
+    "bare async def": ("/", None, None),
+    "GET /health/live": ("/health/live", None, 0.80),
+    "GET /items/{id}": (
+        "/",
+        LUA_RANDOM
+        + 'request = function() return wrk.format("GET", "/items/" .. math.random(1, %d)) end'
+        % SEED_ITEMS,
+        0.25,
+    ),
+    "GET /items?limit=20": ("/items?limit=20", None, 0.15),
+    "POST /items": (
+        "/items",
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["X-API-Key"] = "{API_KEY}"\n'
+        'wrk.body = \'{"name": "bench item", "description": "load", "price": "9.99"}\'',
+        0.12,
+    ),
+    "PATCH /items/{id}": (
+        "/",
+        LUA_RANDOM
+        + f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["X-API-Key"] = "{API_KEY}"\n'
+        + 'request = function() return wrk.format("PATCH", "/items/" .. math.random(1, %d), '
+        % SEED_ITEMS
+        + "nil, '{\"price\": \"12.50\"}') end",
+        0.10,
+    ),
+    "POST /predict": (
+        "/predict",
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = '{json.dumps({'text': _TEXTS[0]})}'",
+        0.50,
+    ),
+    "POST /predict/batch (64)": (
+        "/predict/batch",
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = '{json.dumps({'texts': (_TEXTS * 16)[:BATCH_TEXTS]})}'",
+        None,
+    ),
+}
+
+
+@dataclass
+class Sample:
+    """One wrk run."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(output: str) -> Sample:
+    """Pull requests/s, p50, p99, non-2xx and socket errors out of `wrk --latency`."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors_match = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = sum(int(n) for n in errors_match.groups()) if errors_match else 0
+    return Sample(rps, p50, p99, int(non_2xx_match.group(1)) if non_2xx_match else 0, errors)
+
+
+def seed(database_url: str) -> None:
+    """Migrate and insert SEED_ITEMS items."""
+    migrate(database_url)
+    now = datetime.now(UTC)
+    rows = [
+        {"name": f"item {n}", "description": "seeded", "created_at": now, "updated_at": now}
+        for n in range(SEED_ITEMS)
+    ]
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO items (name, description, created_at, updated_at) "
+                "VALUES (:name, :description, :created_at, :updated_at)"
+            ),
+            rows,
+        )
+        conn.execute(sa.text("ANALYZE items"))
+    engine.dispose()
+
+
+def start_server(
+    command: list[str], env: dict[str, str], cpu: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """Start a server pinned to `cpu` and wait until it answers."""
+    taskset = ["taskset", "-c", cpu] if shutil.which("taskset") else []
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*taskset, *command], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll `url` until it answers 200."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} not ready")
+
+
+def run_wrk(
+    base: str, path: str, lua: str | None, seconds: int, connections: int, cpu: str, tmp: Path
+) -> Sample:
+    """One wrk run pinned to `cpu`."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if lua is not None:
+        script = tmp / f"{uuid.uuid4().hex}.lua"
+        script.write_text(lua)
+        command += ["-s", str(script)]
+    taskset = ["taskset", "-c", cpu] if shutil.which("taskset") else []
+    result = subprocess.run(
+        [*taskset, *command, base + path], capture_output=True, text=True, check=True
+    )
+    return parse_wrk(result.stdout)
+
+
+def main() -> int:
+    """Run the benchmark and print the table; exit 1 when a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: `make tools` (Debian package wrk)")
+    server_cpu, load_cpu = ("0", "1") if (os.cpu_count() or 1) >= 2 else ("0", "0")
+
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"itemsense_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database_url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        seed(database_url)
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            tmp = Path(tmp_dir)
+            samples = _run_rounds(args, database_url, server_cpu, load_cpu, tmp, processes)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return _report(samples, args)
+
+
+def _run_rounds(
+    args: argparse.Namespace,
+    database_url: str,
+    server_cpu: str,
+    load_cpu: str,
+    tmp: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> dict[str, list[Sample]]:
+    model = ROOT / "models" / "sentiment.joblib"
+    flags = ["--host", "127.0.0.1", "--workers", str(args.workers), "--no-server-header",
+             "--timeout-graceful-shutdown", "20"]
+    service_port, bare_port = free_port(), free_port()
+    service_env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "API_KEYS": API_KEY,
+        "DATABASE_URL": database_url,
+        "MODEL_PATH": str(model),
+        "LOG_LEVEL": "INFO",
+    }
+    service = start_server(
+        [sys.executable, "-m", "app.server", "--port", str(service_port), *flags],
+        service_env, server_cpu, tmp / "service.log",
+    )
+    processes.append(service)
+    bare = start_server(
+        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *flags],
+        dict(os.environ), server_cpu, tmp / "bare.log",
+    )
+    processes.append(bare)
+    service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
+    wait_ready(service_base + "/health/ready", service)
+    wait_ready(bare_base + "/", bare)
+    # Warm both (connections, caches, JIT-free but allocator-warm) before measuring.
+    for name, (path, lua, _) in TARGETS.items():
+        base = bare_base if name == "bare async def" else service_base
+        run_wrk(base, path, lua, 1, args.connections, load_cpu, tmp)
+    samples: dict[str, list[Sample]] = {name: [] for name in TARGETS}
+    for round_number in range(1, args.rounds + 1):
+        print(f"round {round_number}/{args.rounds}", file=sys.stderr, flush=True)
+        for name, (path, lua, _) in TARGETS.items():
+            base = bare_base if name == "bare async def" else service_base
+            samples[name].append(
+                run_wrk(base, path, lua, args.seconds, args.connections, load_cpu, tmp)
+            )
+    return samples
+
+
+def _report(samples: dict[str, list[Sample]], args: argparse.Namespace) -> int:
+    def median(name: str, field: str) -> float:
+        return statistics.median(getattr(s, field) for s in samples[name])
+
+    bare_rps = median("bare async def", "rps")
+    print(
+        f"\n{args.workers} worker(s), {args.connections} connections, {args.rounds} rounds x "
+        f"{args.seconds} s, medians; ratio = requests/s over the bare async def handler's\n"
+    )
+    header = f"{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99/p50':>9}"
+    print(header + f"{'non-2xx':>9}{'ratio':>8}{'target':>8}  ok")
+    failures = 0
+    for name, (_, _, target) in TARGETS.items():
+        rps, p50, p99 = median(name, "rps"), median(name, "p50_ms"), median(name, "p99_ms")
+        bad = sum(s.non_2xx + s.socket_errors for s in samples[name])
+        ratio = rps / bare_rps
+        ok = bad == 0 and p99 <= 5 * p50 and (target is None or ratio >= target)
+        failures += 0 if ok else 1
+        extra = f"  ({rps * BATCH_TEXTS:,.0f} texts/s)" if "batch" in name else ""
+        print(
+            f"{name:<26}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}{p99 / p50:>9.1f}{bad:>9}{ratio:>8.2f}"
+            f"{target if target is not None else '-':>8}  {'yes' if ok else 'NO'}{extra}"
+        )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
