@@ -50,8 +50,7 @@ TARGETS: dict[str, tuple[str, str | None, float | None]] = {
     "GET /items/{id}": (
         "/",
         LUA_RANDOM
-        + 'request = function() return wrk.format("GET", "/items/" .. math.random(1, %d)) end'
-        % SEED_ITEMS,
+        + f'request = function() return wrk.format("GET", "/items/" .. math.random(1, {SEED_ITEMS})) end',
         0.25,
     ),
     "GET /items?limit=20": ("/items?limit=20", None, 0.15),
@@ -65,10 +64,10 @@ TARGETS: dict[str, tuple[str, str | None, float | None]] = {
     "PATCH /items/{id}": (
         "/",
         LUA_RANDOM
-        + f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["X-API-Key"] = "{API_KEY}"\n'
-        + 'request = function() return wrk.format("PATCH", "/items/" .. math.random(1, %d), '
-        % SEED_ITEMS
-        + "nil, '{\"price\": \"12.50\"}') end",
+        + 'wrk.headers["Content-Type"] = "application/json"\n'
+        + f'wrk.headers["X-API-Key"] = "{API_KEY}"\n'
+        + f'request = function() return wrk.format("PATCH", "/items/" .. math.random(1, {SEED_ITEMS}), '
+        + 'nil, \'{"price": "12.50"}\') end',
         0.10,
     ),
     "POST /predict": (
@@ -228,8 +227,15 @@ def _run_rounds(
     processes: list[subprocess.Popen[bytes]],
 ) -> dict[str, list[Sample]]:
     model = ROOT / "models" / "sentiment.joblib"
-    flags = ["--host", "127.0.0.1", "--workers", str(args.workers), "--no-server-header",
-             "--timeout-graceful-shutdown", "20"]
+    flags = [
+        "--host",
+        "127.0.0.1",
+        "--workers",
+        str(args.workers),
+        "--no-server-header",
+        "--timeout-graceful-shutdown",
+        "20",
+    ]
     service_port, bare_port = free_port(), free_port()
     service_env = {
         **os.environ,
@@ -241,12 +247,16 @@ def _run_rounds(
     }
     service = start_server(
         [sys.executable, "-m", "app.server", "--port", str(service_port), *flags],
-        service_env, server_cpu, tmp / "service.log",
+        service_env,
+        server_cpu,
+        tmp / "service.log",
     )
     processes.append(service)
     bare = start_server(
         [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *flags],
-        dict(os.environ), server_cpu, tmp / "bare.log",
+        dict(os.environ),
+        server_cpu,
+        tmp / "bare.log",
     )
     processes.append(bare)
     service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
