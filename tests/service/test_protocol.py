@@ -102,3 +102,17 @@ def test_access_log_is_one_json_line_with_request_id(
     entry = access[-1]
     assert entry["method"] == "GET" and entry["path"] == "/items/7" and entry["status"] == 404
     assert entry["duration_ms"] >= 0 and entry["level"] == "INFO"
+
+
+def test_cors_allows_only_configured_origins(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(cors_origins="https://shop.example")
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = client.options("/items", headers={"Origin": "https://shop.example", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    denied = client.options("/items", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_cors_is_off_by_default(client: TestClient) -> None:
+    response = client.get("/", headers={"Origin": "https://shop.example"})
+    assert "access-control-allow-origin" not in response.headers
