@@ -390,7 +390,13 @@ def test_infra_previews_pull_requests_and_applies_main_only_for_infra_changes() 
         assert commands[job_id]["work-dir"] == "infra"
         pulumi = uses_step(job["steps"], "pulumi/actions")[0]
         assert pulumi["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
-        assert "pip install --requirement infra/requirements.txt" in run_text(job["steps"])
+        # Pulumi runs the program in the virtualenv Pulumi.yaml names: install into that one.
+        venv = load_yaml(REPO / "infra" / "Pulumi.yaml")["runtime"]["options"]["virtualenv"]
+        script = run_text(job["steps"])
+        assert f"python -m venv infra/{venv}" in script
+        assert (
+            f"infra/{venv}/bin/python -m pip install --requirement infra/requirements.txt" in script
+        )
 
 
 def test_infra_cli_version_matches_the_pinned_pulumi_sdk() -> None:
