@@ -43,7 +43,7 @@ def stored_items(url: str) -> dict[str, dict[str, Any]]:
 
 def same_write(row: dict[str, Any], payload: dict[str, Any]) -> bool:
     """True when a stored row holds exactly the fields one write sent."""
-    return (
+    return bool(
         row["description"] == payload["description"]
         and row["price"] == Decimal(payload["price"])
         and row["version"] == 1
