@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from app.config import Settings
 from tests.ci.support import (
     REPO,
     SCRIPTS_DIR,
@@ -208,6 +209,21 @@ def test_ci_builds_the_image_with_a_cache_and_smoke_tests_it() -> None:
     assert "alembic upgrade head" in script
     assert ".github/scripts/smoke-test.sh http://127.0.0.1:8000 --items" in script
     assert any(step.get("if") == "failure()" and "docker logs" in step["run"] for step in steps)
+
+
+def test_ci_migrates_the_image_with_the_migration_jobs_own_command() -> None:
+    job = next(o for o in rendered_kustomize(REPO / "k8s" / "migrate") if o["kind"] == "Job")
+    command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+    script = run_text(steps_of(load_workflow(CI), "image"))
+    assert f'"$IMAGE" {command}' in script
+
+
+def test_ci_starts_the_image_with_real_settings_only() -> None:
+    settings = {name.upper() for name in Settings.model_fields}
+    script = run_text(steps_of(load_workflow(CI), "image"))
+    passed = set(re.findall(r"--env ([A-Z_]+)", script))
+    assert {"APP_ENV", "DATABASE_URL", "API_KEYS"} <= passed
+    assert passed <= settings, f"not settings of the service: {passed - settings}"
 
 
 # --- deploy -------------------------------------------------------------------------------------
