@@ -13,7 +13,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, Field
-from starlette_exporter import PrometheusMiddleware, handle_metrics
+from starlette_exporter import handle_metrics
 
 from app import __version__
 from app.config import Settings
@@ -26,7 +26,7 @@ from app.limits import BodySizeLimitMiddleware
 from app.observability import (
     MODEL_INFO,
     MODEL_LOADED,
-    QUIET_PATHS,
+    HttpMetricsMiddleware,
     RequestContextMiddleware,
     configure_logging,
 )
@@ -123,13 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "Location", "X-Request-ID"],
         )
-    app.add_middleware(
-        PrometheusMiddleware,
-        app_name="itemsense",
-        group_paths=True,
-        filter_unhandled_paths=True,
-        skip_paths=sorted(QUIET_PATHS),
-    )
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -18,6 +18,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_exporter import PrometheusMiddleware
 
 # --- metrics ----------------------------------------------------------------------------
 
@@ -161,3 +162,27 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             return candidate if _VALID_REQUEST_ID.fullmatch(candidate) else None
     return None
+
+
+class HttpMetricsMiddleware:
+    """starlette-exporter's HTTP metrics, with probe and scrape paths routed around it.
+
+    starlette-exporter would skip them too, but only after building URL objects for every
+    request; probes arrive every few seconds from every kubelet, so they bypass it outright.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.plain = app
+        self.measured = PrometheusMiddleware(
+            app,
+            app_name="itemsense",
+            group_paths=True,
+            filter_unhandled_paths=True,
+            skip_paths=sorted(QUIET_PATHS),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in QUIET_PATHS:
+            await self.plain(scope, receive, send)
+        else:
+            await self.measured(scope, receive, send)
