@@ -23,32 +23,39 @@ NODE_POLICIES = (
 )
 
 
-def admin_access_entries(
-    role_arns: Sequence[str], partition: pulumi.Input[str]
+def operator_access_entries(
+    admin_role_arns: Sequence[str],
+    viewer_role_arns: Sequence[str],
+    partition: pulumi.Input[str],
 ) -> dict[str, eks.AccessEntryArgs]:
-    """Cluster-admin access entries for the given IAM roles (operators, the infra pipeline).
+    """Cluster-wide access entries for operators and the infra pipeline.
 
-    Whoever runs the first `pulumi up` is admin through EKS' bootstrap entry; any other
-    principal that runs this program (it manages the application namespace) or
-    administers the cluster must be listed here.
+    Admins (AmazonEKSClusterAdminPolicy): whoever else runs `pulumi up` (this program
+    manages the application namespace) or administers the cluster; the principal of
+    the first `pulumi up` is admin anyway through EKS' bootstrap entry.
+    Viewers (AmazonEKSViewPolicy: read, no Secrets): e.g. the role `pulumi preview` runs as.
     """
-    policy_arn = pulumi.Output.concat(
-        "arn:", partition, ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-    )
-    return {
-        # Keyed by role name, not position: reordering the list must not replace entries.
-        f"admin-{arn.rsplit('/', 1)[-1]}": eks.AccessEntryArgs(
-            principal_arn=arn,
-            type=eks.AccessEntryType.STANDARD,
-            access_policies={
-                "cluster-admin": eks.AccessPolicyAssociationArgs(
-                    policy_arn=policy_arn,
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                )
-            },
+    entries: dict[str, eks.AccessEntryArgs] = {}
+    for prefix, policy, role_arns in (
+        ("admin", "AmazonEKSClusterAdminPolicy", admin_role_arns),
+        ("viewer", "AmazonEKSViewPolicy", viewer_role_arns),
+    ):
+        policy_arn = pulumi.Output.concat(
+            "arn:", partition, ":eks::aws:cluster-access-policy/", policy
         )
-        for arn in role_arns
-    }
+        for arn in role_arns:
+            # Keyed by role name, not position: reordering a list must not replace entries.
+            entries[f"{prefix}-{arn.rsplit('/', 1)[-1]}"] = eks.AccessEntryArgs(
+                principal_arn=arn,
+                type=eks.AccessEntryType.STANDARD,
+                access_policies={
+                    policy: eks.AccessPolicyAssociationArgs(
+                        policy_arn=policy_arn,
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    )
+                },
+            )
+    return entries
 
 
 class Cluster(pulumi.ComponentResource):
@@ -79,6 +86,7 @@ class Cluster(pulumi.ComponentResource):
         deletion_protection: bool,
         app_namespace: str,
         admin_role_arns: Sequence[str],
+        viewer_role_arns: Sequence[str],
         partition: pulumi.Input[str],
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
@@ -120,7 +128,7 @@ class Cluster(pulumi.ComponentResource):
             public_access_cidrs=list(public_access_cidrs),
             # Access entries only: no aws-auth ConfigMap to drift or be edited by hand.
             authentication_mode=eks.AuthenticationMode.API,
-            access_entries=admin_access_entries(admin_role_arns, partition),
+            access_entries=operator_access_entries(admin_role_arns, viewer_role_arns, partition),
             create_oidc_provider=True,  # IAM roles for service accounts (IRSA)
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             encryption_config_key_arn=secrets_key.arn,

@@ -74,6 +74,7 @@ class InfraConfig:
     deletion_protection: bool = True
     github_oidc_provider_arn: str = ""
     cluster_admin_role_arns: tuple[str, ...] = ()
+    cluster_viewer_role_arns: tuple[str, ...] = ()
     database_enabled: bool = False
     database_instance_class: str = "db.t4g.micro"
     database_allocated_storage_gb: int = 20
@@ -124,9 +125,19 @@ class InfraConfig:
     def _check_ci(self) -> None:
         if not _GITHUB_REPO.match(self.github_repository):
             raise ConfigError("githubRepository must look like 'owner/name'")
-        for role_arn in self.cluster_admin_role_arns:
-            if not _ROLE_ARN.match(role_arn):
-                raise ConfigError(f"clusterAdminRoleArns: {role_arn!r} is not an IAM role ARN")
+        for key, arns in (
+            ("clusterAdminRoleArns", self.cluster_admin_role_arns),
+            ("clusterViewerRoleArns", self.cluster_viewer_role_arns),
+        ):
+            for role_arn in arns:
+                if not _ROLE_ARN.match(role_arn):
+                    raise ConfigError(f"{key}: {role_arn!r} is not an IAM role ARN")
+        names = [arn.rsplit("/", 1)[-1] for arn in self.cluster_admin_role_arns]
+        names += [arn.rsplit("/", 1)[-1] for arn in self.cluster_viewer_role_arns]
+        if len(names) != len(set(names)):
+            raise ConfigError(
+                "a role may appear once in clusterAdminRoleArns/clusterViewerRoleArns"
+            )
         arn = self.github_oidc_provider_arn
         if arn and not _OIDC_PROVIDER_ARN.match(arn):
             raise ConfigError(

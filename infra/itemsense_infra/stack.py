@@ -72,6 +72,7 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
         deletion_protection=cfg.deletion_protection,
         app_namespace=APP_NAMESPACE,
         admin_role_arns=cfg.cluster_admin_role_arns,
+        viewer_role_arns=cfg.cluster_viewer_role_arns,
         partition=partition,
         tags=tags,
     )

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The harness also puts infra/ on sys.path (the Pulumi CLI runs the program from there).
-from infra_harness import ADMIN_ROLE, EXISTING_PROVIDER, Synth, synthesize
+from infra_harness import ADMIN_ROLE, EXISTING_PROVIDER, VIEWER_ROLE, Synth, synthesize
 from itemsense_infra.config import InfraConfig
 from itemsense_infra.stack import build
 
@@ -48,6 +48,7 @@ def custom_cfg(default_cfg: InfraConfig) -> InfraConfig:
         deletion_protection=False,
         github_oidc_provider_arn=EXISTING_PROVIDER,
         cluster_admin_role_arns=(ADMIN_ROLE,),
+        cluster_viewer_role_arns=(VIEWER_ROLE,),
         database_enabled=True,
         database_multi_az=True,
     )
@@ -63,3 +64,15 @@ def default_stack(default_cfg: InfraConfig) -> Synth:
 def custom_stack(custom_cfg: InfraConfig) -> Synth:
     """The program run once with the custom configuration."""
     return synthesize(build, custom_cfg)
+
+
+@pytest.fixture(scope="session")
+def database_cfg(default_cfg: InfraConfig) -> InfraConfig:
+    """Defaults plus the database: proves the database follows the production defaults."""
+    return replace(default_cfg, database_enabled=True)
+
+
+@pytest.fixture(scope="session")
+def database_stack(database_cfg: InfraConfig) -> Synth:
+    """The program run once with the defaults and the database enabled."""
+    return synthesize(build, database_cfg)

@@ -25,6 +25,7 @@ if str(INFRA_DIR) not in sys.path:
 ACCOUNT_ID = "123456789012"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"]
 ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admins"
+VIEWER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/ci/itemsense-infra-preview"
 EXISTING_PROVIDER = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
 
 

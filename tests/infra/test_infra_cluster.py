@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from infra_harness import ADMIN_ROLE, Synth
+from infra_harness import ADMIN_ROLE, VIEWER_ROLE, Synth
 from itemsense_infra.config import InfraConfig
 
 CLUSTER = "eks:index:Cluster"
@@ -132,15 +132,19 @@ def test_no_extra_cluster_admins_by_default(default_stack: Synth) -> None:
     assert default_stack.one(CLUSTER).inputs.get("accessEntries", {}) == {}
 
 
-def test_configured_admin_roles_get_cluster_scoped_admin_entries(custom_stack: Synth) -> None:
+def test_operator_roles_get_cluster_scoped_admin_or_view_entries(custom_stack: Synth) -> None:
     entries = custom_stack.one(CLUSTER).inputs["accessEntries"]
-    assert list(entries) == ["admin-platform-admins"]
-    entry = entries["admin-platform-admins"]
-    assert entry["principalArn"] == ADMIN_ROLE
-    assert entry["type"] == "STANDARD"
-    assert list(entry["accessPolicies"].values()) == [
-        {
-            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-            "accessScope": {"type": "cluster"},
-        }
-    ]
+    expected = {
+        "admin-platform-admins": (ADMIN_ROLE, "AmazonEKSClusterAdminPolicy"),
+        "viewer-itemsense-infra-preview": (VIEWER_ROLE, "AmazonEKSViewPolicy"),
+    }
+    assert set(entries) == set(expected)
+    for key, (role_arn, policy) in expected.items():
+        assert entries[key]["principalArn"] == role_arn
+        assert entries[key]["type"] == "STANDARD"
+        assert list(entries[key]["accessPolicies"].values()) == [
+            {
+                "policyArn": f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+                "accessScope": {"type": "cluster"},
+            }
+        ]

@@ -138,6 +138,14 @@ VALID = InfraConfig(
         ({"github_repository": "acme/*"}, "githubRepository"),
         ({"github_oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/x.io"}, "OIDC"),
         ({"cluster_admin_role_arns": ("arn:aws:iam::123456789012:user/bob",)}, "role ARN"),
+        ({"cluster_viewer_role_arns": ("arn:aws:iam::123456789012:root",)}, "role ARN"),
+        (
+            {
+                "cluster_admin_role_arns": ("arn:aws:iam::123456789012:role/ops",),
+                "cluster_viewer_role_arns": ("arn:aws:iam::123456789012:role/ops",),
+            },
+            "once",
+        ),
         ({"ecr_keep_last_images": 0}, "ecrKeepLastImages"),
         ({"control_plane_log_retention_days": 10}, "controlPlaneLogRetentionDays"),
         ({"database_instance_class": "t4g.micro"}, "databaseInstanceClass"),

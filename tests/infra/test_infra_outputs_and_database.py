@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from infra_harness import Synth
+from itemsense_infra.config import InfraConfig
 
 BASE_OUTPUTS = {
     "kubeconfig",
@@ -53,13 +55,19 @@ def test_no_database_unless_enabled(default_stack: Synth) -> None:
     assert not DATABASE_OUTPUTS & set(default_stack.outputs)
 
 
-def test_enabled_database_is_private_encrypted_protected_postgres_15(custom_stack: Synth) -> None:
+@pytest.mark.parametrize("which", ["database", "custom"])
+def test_enabled_database_is_private_encrypted_protected_postgres_15(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    custom_stack: Synth = request.getfixturevalue(f"{which}_stack")
+    cfg: InfraConfig = request.getfixturevalue(f"{which}_cfg")
     db = custom_stack.one("aws:rds/instance:Instance").inputs
     assert (db["engine"], db["engineVersion"]) == ("postgres", "15")
     assert db["storageEncrypted"] is True
     assert db["publiclyAccessible"] is False
-    assert db["multiAz"] is True  # from custom_cfg
-    assert db["deletionProtection"] is False  # follows deletionProtection (off in custom_cfg)
+    assert db["instanceClass"] == cfg.database_instance_class
+    assert db["multiAz"] is cfg.database_multi_az
+    assert db["deletionProtection"] is cfg.deletion_protection
     assert db["skipFinalSnapshot"] is False
     assert db["backupRetentionPeriod"] >= 7
     # RDS generates and keeps the password in Secrets Manager; none passes through Pulumi.
