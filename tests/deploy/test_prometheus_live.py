@@ -127,8 +127,16 @@ def test_every_rule_loads_and_evaluates_without_error(scraped: str) -> None:
 
 
 def test_no_alert_is_pending_or_firing_for_the_healthy_service(scraped: str) -> None:
-    alerts = httpx.get(f"{scraped}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-    assert alerts == []
+    def active() -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = httpx.get(f"{scraped}/api/v1/alerts", timeout=10).json()[
+            "data"
+        ]["alerts"]
+        return alerts
+
+    # itemsense_ready reads 0 until the first readiness check of a fresh process, so a
+    # pending ItemsenseNotReady may exist for one evaluation; it must clear, not persist.
+    assert eventually(lambda: active() == [], limit=20)
+    assert active() == []
 
 
 def test_the_down_alert_expression_sees_the_target_up(scraped: str) -> None:
