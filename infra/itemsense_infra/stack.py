@@ -103,6 +103,7 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
         "publicSubnetIds": network.public_subnet_ids,
         "privateSubnetIds": network.private_subnet_ids,
         "ciRoleArn": ci.role_arn,
+        "githubOidcProviderArn": ci.oidc_provider_arn,
         "irsaOidcProviderArn": cluster.oidc_provider_arn,
     }
     if cfg.database_enabled:

@@ -16,6 +16,7 @@ BASE_OUTPUTS = {
     "publicSubnetIds",
     "privateSubnetIds",
     "ciRoleArn",
+    "githubOidcProviderArn",
     "irsaOidcProviderArn",
 }
 DATABASE_OUTPUTS = {"databaseEndpoint", "databasePort", "databaseSecretArn"}
@@ -42,6 +43,8 @@ def test_outputs_name_the_real_resources(default_stack: Synth) -> None:
     assert outputs["ecrRepositoryUrl"].endswith(".dkr.ecr.eu-west-1.amazonaws.com/itemsense")
     [deploy] = [r for r in default_stack.of_type("aws:iam/role:Role") if r.name.endswith("-deploy")]
     assert outputs["ciRoleArn"] == deploy.state["arn"]
+    provider = default_stack.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert outputs["githubOidcProviderArn"] == provider.state["arn"]
 
 
 def test_kubeconfig_is_exported_as_a_secret_and_nothing_else_is(default_stack: Synth) -> None:
