@@ -13,11 +13,13 @@ REPOSITORY_ARN = f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/itemsense"
 
 
 def deploy_role(stack: Synth) -> Registered:
+    """The IAM role GitHub Actions assumes."""
     [role] = [r for r in stack.of_type("aws:iam/role:Role") if r.name.endswith("-deploy")]
     return role
 
 
 def trust_statement(stack: Synth) -> dict[str, Any]:
+    """The single statement of the deploy role's trust policy."""
     [statement] = json.loads(deploy_role(stack).inputs["assumeRolePolicy"])["Statement"]
     return dict(statement)
 

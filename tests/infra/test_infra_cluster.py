@@ -13,6 +13,7 @@ NODE_GROUP = "eks:index:ManagedNodeGroup"
 
 
 def private_subnet_ids(stack: Synth) -> list[str]:
+    """Ids of the subnets tagged for internal load balancers, in AZ order."""
     return [
         s.id
         for s in stack.of_type("aws:ec2/subnet:Subnet")
