@@ -68,4 +68,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 # One process per container (scale with replicas). Graceful shutdown must finish within the
 # Kubernetes terminationGracePeriodSeconds minus the preStop sleep (see k8s/deployment.yaml).
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips=*", "--timeout-graceful-shutdown", "20", "--no-server-header"]
+CMD ["python", "-m", "app.server", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips=*", "--timeout-graceful-shutdown", "20", "--no-server-header"]

@@ -30,9 +30,9 @@ DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 
 # The shared contract's server command (notes: container and k8s run exactly this).
 SERVER_COMMAND = [
-    "uvicorn",
-    "app.main:create_app",
-    "--factory",
+    "python",
+    "-m",
+    "app.server",
     "--host",
     "0.0.0.0",  # the container listens on every interface
     "--port",
