@@ -43,7 +43,7 @@ def phony_targets(text: str) -> set[str]:
 
 def make_targets_named(text: str) -> set[str]:
     """Targets of the `make ...` commands in a document's code (blocks and inline spans)."""
-    named = set()
+    named: set[str] = set()
     for snippet in code_snippets(text):
         for match in _MAKE_COMMAND.finditer(snippet):
             # `make run     # comment` -> run; `make lint test` -> lint, test.

@@ -42,7 +42,7 @@ REQUIRED_SECTIONS = {
 
 def alert_rules() -> list[dict[str, Any]]:
     """Every alerting rule (recording rules have no `alert`) in monitoring/rules."""
-    rules = []
+    rules: list[dict[str, Any]] = []
     for path in RULE_FILES:
         for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
             rules.extend(rule for rule in group["rules"] if "alert" in rule)
