@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+import timeit
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,7 @@ def latency(model: SentimentModel, texts: Sequence[str]) -> dict[str, Any]:
         per_text.append((time.perf_counter() - t0) / BATCH_SIZE)
     batch_stats = _percentiles_us(per_text)
     return {
+        "machine": machine_load(),
         "texts": len(texts),
         "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
         "predict": single,
@@ -84,8 +87,20 @@ def latency(model: SentimentModel, texts: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def machine_load() -> dict[str, float]:
+    """Context for the latency numbers: load average and a fixed pure-Python loop's time
+    (``sum(range(1000))``: ~10 us on an idle 2.6 GHz core; higher means a busy machine)."""
+    loop = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000
+    return {"loadavg_1m": round(os.getloadavg()[0], 2), "reference_loop_us": round(loop * 1e6, 1)}
+
+
 def _print_latency(result: dict[str, Any]) -> None:
-    print(f"\nLatency over {result['texts']} corpus sentences (mean {result['mean_chars']} chars)")
+    m = result["machine"]
+    print(
+        f"\nMachine: load average {m['loadavg_1m']}, reference loop {m['reference_loop_us']} us"
+        " (~10 us idle)"
+    )
+    print(f"Latency over {result['texts']} corpus sentences (mean {result['mean_chars']} chars)")
     for name in ("predict", "pipeline_predict_proba", f"predict_batch_{BATCH_SIZE}_per_text"):
         s = result[name]
         print(f"  {name:<30} p50 {s['p50_us']:8.1f} us  p99 {s['p99_us']:8.1f} us")

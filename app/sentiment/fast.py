@@ -65,15 +65,58 @@ def char_wb_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
 
 
 def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
-    """How a vectorizer's n-grams are produced from the shared inputs."""
+    """How a word-level vectorizer's n-grams are produced from the shared inputs."""
     min_n, max_n = vec.ngram_range
-    ours = vec.preprocessor is normalize and vec.stop_words is None
-    if ours and vec.analyzer == "word" and vec.tokenizer is tokenize:
+    if _is_ours(vec) and vec.analyzer == "word" and vec.tokenizer is tokenize:
         return lambda inputs: word_ngrams(inputs[2], min_n, max_n)
-    if ours and vec.analyzer == "char_wb":
-        return lambda inputs: char_wb_ngrams(inputs[1], min_n, max_n)
     analyzer = vec.build_analyzer()
     return lambda inputs: list(analyzer(inputs[0]))
+
+
+def _is_ours(vec: Any) -> bool:
+    return vec.preprocessor is normalize and vec.stop_words is None
+
+
+class _CharBlock:
+    """``char_wb`` TF-IDF block scored from a per-word cache of column indices.
+
+    char_wb n-grams never cross a space, so a text's n-grams are the concatenation of its
+    words' n-grams: each distinct word is turned into vocabulary columns once, and a text
+    costs one cache look-up per word plus a few NumPy operations on its columns.
+    """
+
+    MAX_CACHED_WORDS = 200_000  # ~100 bytes each; beyond this, new words are not cached
+
+    def __init__(self, vec: Any, weights: npt.NDArray[np.float64]) -> None:
+        self._min_n, self._max_n = vec.ngram_range
+        self._vocabulary: dict[str, int] = vec.vocabulary_
+        self._idf = np.asarray(vec.idf_, dtype=np.float64)
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._sublinear = bool(vec.sublinear_tf)
+        # Plain dict: get/set are atomic under the GIL, and a lost race only recomputes.
+        self._cache: dict[str, list[int]] = {}
+
+    def _columns(self, word: str) -> list[int]:
+        columns = self._cache.get(word)
+        if columns is None:
+            get = self._vocabulary.get
+            found = (get(g) for g in char_wb_ngrams(word, self._min_n, self._max_n))
+            columns = [c for c in found if c is not None]
+            if len(self._cache) < self.MAX_CACHED_WORDS:
+                self._cache[word] = columns
+        return columns
+
+    def score(self, normalized: str) -> float:
+        """This block's contribution to the decision value."""
+        columns: list[int] = []
+        for word in normalized.split():
+            columns += self._columns(word)
+        if not columns:
+            return 0.0
+        cols, counts = np.unique(np.array(columns, dtype=np.intp), return_counts=True)
+        tf = np.log(counts) + 1.0 if self._sublinear else counts.astype(np.float64)
+        v = tf * self._idf[cols]
+        return float(v @ self._weights[cols]) / math.sqrt(float(v @ v))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +150,7 @@ class FastScorer:
         weights = coef[0]
         tfidf: list[_TfidfBlock] = []
         dense: list[_DenseBlock] = []
+        chars: list[_CharBlock] = []
         offset = 0
         for _, part in transformers:
             if isinstance(part, LexiconFeatures):
@@ -116,6 +160,11 @@ class FastScorer:
                 offset += width
                 continue
             _check(part.norm == "l2" and part.use_idf and not part.binary, "need l2 TF-IDF")
+            width = len(part.vocabulary_)
+            if _is_ours(part) and part.analyzer == "char_wb":
+                chars.append(_CharBlock(part, weights[offset : offset + width]))
+                offset += width
+                continue
             idf = part.idf_
             table = {
                 term: (float(idf[col]), float(weights[offset + col]))
@@ -126,6 +175,7 @@ class FastScorer:
         _check(offset == weights.size, "feature count does not match the coefficients")
         self._tfidf = tuple(tfidf)
         self._dense = tuple(dense)
+        self._chars = tuple(chars)
 
     def decision(self, text: str) -> float:
         """The logistic regression's decision value (log-odds of ``classes[1]``)."""
@@ -147,6 +197,8 @@ class FastScorer:
                 dot += v * w
             if sumsq > 0.0:
                 z += dot / sqrt(sumsq)
+        for chars in self._chars:
+            z += chars.score(normalized)
         for dense in self._dense:
             for value, w in zip(dense.features(inputs[2]), dense.weights, strict=True):
                 z += value * w

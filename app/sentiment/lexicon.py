@@ -28,7 +28,45 @@ NEGATION_SCALAR = -0.74
 ALPHA = 15.0
 # Contrast: what follows "but" weighs more than what precedes it (VADER uses 1.5 / 0.5).
 AFTER_BUT, BEFORE_BUT = 1.5, 0.5
-N_FEATURES = 3
+# Degree words before a lexicon word scale it ("very good" > "good" > "kind of good").
+BOOST, DAMP = 1.3, 0.7
+BOOSTERS = frozenset(
+    [
+        "very",
+        "really",
+        "so",
+        "soo",
+        "extremely",
+        "absolutely",
+        "totally",
+        "completely",
+        "highly",
+        "incredibly",
+        "super",
+        "truly",
+        "most",
+        "too",
+        "quite",
+        "pretty",
+    ]
+)
+DAMPENERS = frozenset(
+    ["kind", "sort", "somewhat", "slightly", "barely", "bit", "little", "fairly", "hardly"]
+)
+FEATURE_NAMES = (
+    "lex_compound",  # squashed sum of (modified) valences, like VADER's compound
+    "lex_positive_share",
+    "lex_negative_share",
+    "lex_strong_negative",  # log(1 + count) of modified valences <= -2
+    "lex_mild_negative",
+    "lex_mild_positive",
+    "lex_strong_positive",  # >= 2
+    "lex_positive_words",  # log(1 + count) of plain positive words
+    "lex_negative_words",
+    "lex_negated_positive",  # "not good"
+    "lex_negated_negative",  # "no problem": positive in reviews, negative-looking to n-grams
+)
+N_FEATURES = len(FEATURE_NAMES)
 
 
 @cache
@@ -42,32 +80,51 @@ def load_lexicon(path: Path = LEXICON_PATH) -> dict[str, float]:
     return lexicon
 
 
+def _strip_negation(word: str) -> tuple[str, bool]:
+    if word.startswith(NEGATION_PREFIX):
+        return word[len(NEGATION_PREFIX) :], True
+    return word, False
+
+
 def lexicon_features(lexicon: Mapping[str, float], tokens: Sequence[str]) -> list[float]:
-    """[squashed total valence, share of positive valence, share of negative valence] of the
-    tokens of a text (``text.tokenize`` output: negated words carry ``NEGATION_PREFIX``)."""
+    """``FEATURE_NAMES`` for the tokens of a text (``text.tokenize`` output: negated words
+    carry ``NEGATION_PREFIX``)."""
     valences: list[float] = []
+    counts = [0, 0, 0, 0]  # positive, negative, negated positive, negated negative
     but_at = -1
+    previous = ""
     for word in tokens:
         if word == "but":
             but_at = len(valences)
+            previous = word
             continue
-        if word.startswith(NEGATION_PREFIX):
-            v = lexicon.get(word[len(NEGATION_PREFIX) :])
-            if v is not None:
-                valences.append(v * NEGATION_SCALAR)
-        else:
-            v = lexicon.get(word)
-            if v is not None:
-                valences.append(v)
-    if not valences:
-        return [0.0, 0.0, 0.0]
+        base, negated = _strip_negation(word)
+        v = lexicon.get(base)
+        if v is not None and v != 0.0:
+            counts[(2 if negated else 0) + (0 if v > 0 else 1)] += 1
+            degree = _strip_negation(previous)[0]
+            if degree in BOOSTERS:
+                v *= BOOST
+            elif degree in DAMPENERS:
+                v *= DAMP
+            valences.append(v * NEGATION_SCALAR if negated else v)
+        previous = word
     if but_at >= 0:
         valences = [v * (BEFORE_BUT if i < but_at else AFTER_BUT) for i, v in enumerate(valences)]
     total = sum(valences)
     positive = sum(v for v in valences if v > 0)
     negative = -sum(v for v in valences if v < 0)
     mass = positive + negative + 1.0  # +1 keeps a single weak word from looking extreme
-    return [total / math.sqrt(total * total + ALPHA), positive / mass, negative / mass]
+    bins = [0, 0, 0, 0]
+    for v in valences:
+        bins[(0 if v <= -2 else 1) if v < 0 else (2 if v < 2 else 3)] += 1
+    return [
+        total / math.sqrt(total * total + ALPHA),
+        positive / mass,
+        negative / mass,
+        *(math.log1p(b) for b in bins),
+        *(math.log1p(c) for c in counts),
+    ]
 
 
 class LexiconFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -103,4 +160,4 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         """Names of the features, for inspection."""
-        return np.array(["lex_compound", "lex_positive", "lex_negative"], dtype=object)
+        return np.array(FEATURE_NAMES, dtype=object)

@@ -27,10 +27,10 @@ class Recipe:
     char_ngrams: tuple[int, int] = (2, 5)  # (0, 0) = no character features
     min_df: int = 2
     sublinear_tf: bool = True
-    C: float = 4.0
+    C: float = 2.0
     class_weight: str | None = "balanced"
     # Scale of the VADER-lexicon features (0 = no lexicon block).
-    lexicon_scale: float = 0.0
+    lexicon_scale: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

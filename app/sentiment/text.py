@@ -24,7 +24,6 @@ _TRANSLATE = str.maketrans(
 # "sooooo good!!!!" and "soo good!!" should share features; runs of three or more letters or
 # !?. shrink to two (two, so "good" stays "good"; digits untouched, "1000" is a number).
 _ELONGATED = re.compile(r"([a-z!?.])\1{2,}")
-_WHITESPACE = re.compile(r"\s+")
 
 # Words, contractions and sentiment-bearing punctuation; "," "." ";" ":" only end negation scopes.
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*|[!?]|[.,;:]")
@@ -64,9 +63,10 @@ NEGATION_PREFIX = "not_"
 def normalize(text: str) -> str:
     """Return the canonical form of a text: HTML entities decoded, lower case, ASCII quotes,
     letter runs of three or more shortened to two, whitespace collapsed."""
-    text = html.unescape(text).translate(_TRANSLATE).lower()
-    text = _ELONGATED.sub(r"\1\1", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    if "&" in text:
+        text = html.unescape(text)
+    text = _ELONGATED.sub(r"\1\1", text.translate(_TRANSLATE).lower())
+    return " ".join(text.split())
 
 
 def _is_negator(token: str) -> bool:

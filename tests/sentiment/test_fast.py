@@ -11,7 +11,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from app.sentiment.data import Corpus
-from app.sentiment.fast import FastScorer, UnsupportedPipelineError
+from app.sentiment.fast import (
+    FastScorer,
+    UnsupportedPipelineError,
+    char_wb_ngrams,
+    word_ngrams,
+)
 
 
 def test_fast_path_equals_pipeline_on_every_training_text(
@@ -78,3 +83,38 @@ def test_multiclass_is_refused() -> None:
 def test_non_pipeline_is_refused() -> None:
     with pytest.raises(UnsupportedPipelineError, match="2-step Pipeline"):
         FastScorer({"not": "a pipeline"})
+
+
+TRICKY = [
+    "a",
+    "",
+    "banana bananas",
+    "i  x\u00a0y\tz",
+    "an antelope, an ant!",
+    "the other there then",
+    "superlongwordwithoutspaces",
+]
+
+
+@pytest.mark.parametrize("ngram_range", [(2, 5), (1, 1), (3, 4), (1, 6)])
+def test_char_wb_ngrams_match_scikit_learn(ngram_range: tuple[int, int]) -> None:
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range).build_analyzer()
+    for text in TRICKY:
+        assert char_wb_ngrams(text, *ngram_range) == analyzer(text)
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 3), (1, 3)])
+def test_word_ngrams_match_scikit_learn(ngram_range: tuple[int, int]) -> None:
+    analyzer = TfidfVectorizer(
+        tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=ngram_range
+    ).build_analyzer()
+    for text in TRICKY:
+        assert sorted(word_ngrams(text.split(), *ngram_range)) == sorted(analyzer(text))
+
+
+def test_char_cache_gives_the_same_scores_when_warm(full_pipeline: Any) -> None:
+    scorer = FastScorer(full_pipeline)
+    texts = ["the food was good", "good food, bad service", "the the the"]
+    cold = [scorer.decision(t) for t in texts]
+    warm = [scorer.decision(t) for t in texts]
+    assert cold == warm
