@@ -1,4 +1,4 @@
-"""A statement stuck behind a lock is cancelled by statement_timeout and answered 503.
+"""Stuck statements and an exhausted pool are answered 503 within the configured timeouts.
 
 Without the timeout such a request would hold a worker thread and a pooled connection for
 as long as the lock lasts; with it the client gets a retryable 503 and nothing is written.
@@ -6,7 +6,9 @@ as long as the lock lasts; with it the client gets a retryable 503 and nothing i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,44 @@ def test_update_blocked_by_a_row_lock_gets_503_and_keeps_the_version(
     after = client.get(f"/items/{item['id']}")
     assert after.headers["etag"] == '"1"' and after.json()["price"] is None
     assert client.patch(f"/items/{item['id']}", json={"price": "1.00"}).status_code == 200
+
+
+def test_exhausted_pool_gives_503_after_the_pool_timeout(database: str, model_path: Path) -> None:
+    # One pooled connection and no overflow: a write stuck behind a lock holds it, so the next
+    # request must give up after DB_POOL_TIMEOUT with a 503 instead of queueing forever.
+    settings = make_settings(
+        database,
+        model_path,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout=0.5,
+        db_statement_timeout_ms=10_000,
+    )
+    engine = sa.create_engine(database)
+    with TestClient(create_app(settings)) as client, engine.connect() as locker:
+        locker.execute(sa.text("BEGIN"))
+        locker.execute(sa.text("LOCK TABLE items IN EXCLUSIVE MODE"))
+        with ThreadPoolExecutor(1) as pool:
+            stuck = pool.submit(client.post, "/items", json={"name": "stuck"})
+            _wait_for_lock_waiter(engine)
+            starved = client.get("/items")
+            locker.execute(sa.text("COMMIT"))
+            finished = stuck.result(timeout=30)
+        assert starved.status_code == 503 and starved.json() == UNAVAILABLE
+        assert finished.status_code == 201  # the stuck write completes once the lock goes
+        assert client.get("/items").json()["total"] == 1
+    engine.dispose()
+
+
+def _wait_for_lock_waiter(engine: sa.Engine) -> None:
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name = 'itemsense' AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one() == 1:
+                return
+        assert time.monotonic() < deadline, "the write never blocked on the lock"
+        time.sleep(0.05)
