@@ -275,3 +275,33 @@ def _send(http: httpx.Client, method: str, path: str, payload: dict[str, Any]) -
     except ValueError:
         body = response.text
     return Outcome(started, ended, response.status_code, payload, body, dict(response.headers))
+
+
+@contextmanager
+def blackhole(port: int) -> Iterator[None]:
+    """Accept TCP connections on the port and never answer: a hung database server.
+
+    Clients get through the TCP handshake, then wait for a reply that never comes, so only
+    their own timeouts can free them.
+    """
+    listener = socket.create_server(("127.0.0.1", port), backlog=128)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the listener was closed
+                return
+            accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=5)
+        for conn in accepted:
+            conn.close()

@@ -7,6 +7,7 @@ within seconds; every acknowledged write is stored, and every stored row is one 
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,6 +21,7 @@ from tests.reliability.support import (
     Outcome,
     PostgresCluster,
     WriteLoad,
+    blackhole,
     running_server,
     server_env,
 )
@@ -48,6 +50,28 @@ def same_write(row: dict[str, Any], payload: dict[str, Any]) -> bool:
         and row["price"] == Decimal(payload["price"])
         and row["version"] == 1
     )
+
+
+def check_durability(url: str, outcomes: list[Outcome]) -> tuple[int, int]:
+    """Assert every acknowledged write is stored whole and every row is one whole write.
+
+    Returns (acknowledged writes, failed writes that were committed anyway).
+    """
+    stored = stored_items(url)
+    attempts = {o.payload["name"]: o for o in outcomes}
+    acknowledged = [o for o in outcomes if o.status == 201]
+    lost = [o for o in acknowledged if o.payload["name"] not in stored]
+    assert not lost, f"{len(lost)} acknowledged writes are missing"
+    for outcome in acknowledged:
+        row = stored[outcome.payload["name"]]
+        assert row["id"] == outcome.body["id"] and same_write(row, outcome.payload)
+    # A write that failed may have committed just before the crash (its answer was lost):
+    # it must then be whole, never part of a row.
+    assert set(stored) <= set(attempts), "rows that no client wrote"
+    torn = [name for name, row in stored.items() if not same_write(row, attempts[name].payload)]
+    assert not torn, torn
+    failed_but_stored = sum(1 for o in outcomes if o.status != 201 and o.payload["name"] in stored)
+    return len(acknowledged), failed_but_stored
 
 
 def during(outcomes: list[Outcome], start: float, end: float) -> list[Outcome]:
@@ -112,32 +136,76 @@ def test_postgres_restart_under_write_load(
     assert after and {o.status for o in after} == {201}, "errors after recovery"
     assert readiness_up.status_code == 200
 
-    stored = stored_items(url)
-    attempts = {o.payload["name"]: o for o in outcomes}
-    acknowledged = [o for o in outcomes if o.status == 201]
-    lost = [o for o in acknowledged if o.payload["name"] not in stored]
-    assert not lost, f"{len(lost)} acknowledged writes are missing"
-    for outcome in acknowledged:
-        row = stored[outcome.payload["name"]]
-        assert row["id"] == outcome.body["id"] and same_write(row, outcome.payload)
-    # A write that failed may have committed just before the crash (its answer was lost):
-    # it must then be whole, never part of a row.
-    assert set(stored) <= set(attempts), "rows that no client wrote"
-    torn = [name for name, row in stored.items() if not same_write(row, attempts[name].payload)]
-    assert not torn, torn
-    committed_but_failed = sum(1 for o in failures if o.payload["name"] in stored)
+    acknowledged, committed_but_failed = check_durability(url, outcomes)
 
     figures = {
         "writes": len(outcomes),
-        "acknowledged": len(acknowledged),
+        "acknowledged": acknowledged,
         "503": len(failures),
         "503_while_down": len(while_down),
         "max_latency_while_down_s": round(worst_down, 3),
         "recovery_s": round(recovery, 3),
-        "lost_writes": len(lost),
+        "lost_writes": 0,  # check_durability asserted it
         "failed_but_committed": committed_but_failed,
         "outage_s": round(up_at - down_at, 2),
     }
     for key, value in figures.items():
         record_property(key, value)
     print("postgres restart:", figures)
+
+
+def test_hung_postgres_costs_at_most_the_connect_timeout(
+    pg_cluster: PostgresCluster,
+    model_path: Path,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    # Worse than a refused connection: the port accepts TCP and then never answers (a hung
+    # server, or a load balancer in front of a dead one). Only DB_CONNECT_TIMEOUT frees the
+    # request; without it each write would hang and pile up in the worker threads.
+    url = pg_cluster.url("itemsense")
+    env = server_env(
+        url,
+        model_path,
+        db_connect_timeout=str(CONNECT_TIMEOUT),
+        db_pool_timeout=str(POOL_TIMEOUT),
+        log_level="WARNING",
+    )
+    with running_server(env, tmp_path / "server.log") as server:
+        load = WriteLoad(server.base_url, threads=4)
+        load.start()
+        assert load.wait_for(lambda o: o.status == 201, timeout=15), "no write succeeded"
+        pg_cluster.stop("fast")
+        with blackhole(pg_cluster.port):
+            hung_at = time.monotonic()
+            time.sleep(5)
+            readiness = httpx.get(f"{server.base_url}/health/ready", timeout=10)
+            back_at = time.monotonic()
+        pg_cluster.start()
+        up_at = time.monotonic()
+        first_ok = load.wait_for(lambda o: o.status == 201 and o.started >= up_at, timeout=30)
+        load.stop()
+        log = server.log()
+
+    outcomes = load.snapshot()
+    assert {o.status for o in outcomes} <= {201, 503}
+    assert "unhandled error" not in log
+    while_hung = during(outcomes, hung_at, back_at)
+    assert while_hung and {o.status for o in while_hung} == {503}
+    worst = max(o.latency for o in while_hung)
+    assert worst < NO_HANG_BOUND, f"a request hung {worst:.1f} s on the silent database"
+    assert readiness.status_code == 503
+    assert first_ok is not None, "the service did not recover after PostgreSQL came back"
+    acknowledged, _ = check_durability(url, outcomes)
+
+    figures = {
+        "writes": len(outcomes),
+        "acknowledged": acknowledged,
+        "503_while_hung": len(while_hung),
+        "max_latency_while_hung_s": round(worst, 3),
+        "median_latency_while_hung_s": round(statistics.median(o.latency for o in while_hung), 3),
+        "recovery_s": round(first_ok.ended - up_at, 3),
+    }
+    for key, value in figures.items():
+        record_property(key, value)
+    print("hung postgres:", figures)
