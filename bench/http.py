@@ -192,10 +192,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--server-cpus", default="0", help="taskset list for both servers")
+    parser.add_argument("--load-cpus", default="1", help="taskset list for wrk")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: `make tools` (Debian package wrk)")
-    server_cpu, load_cpu = ("0", "1") if (os.cpu_count() or 1) >= 2 else ("0", "0")
+    server_cpu, load_cpu = args.server_cpus, args.load_cpus
+    if (os.cpu_count() or 1) < 2:
+        server_cpu = load_cpu = "0"
 
     admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"itemsense_bench_{uuid.uuid4().hex[:8]}"
