@@ -50,10 +50,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def postgres_tool(name: str) -> str | None:
+    """Path of a PostgreSQL server program: on PATH, else the newest Debian/Ubuntu install.
+
+    Debian and Ubuntu (GitHub's runners too) keep initdb and pg_ctl out of PATH, in
+    /usr/lib/postgresql/<major>/bin.
+    """
+    found = shutil.which(name)
+    if found:
+        return found
+    installed = Path("/usr/lib/postgresql").glob(f"*/bin/{name}")
+    newest = sorted(installed, key=lambda path: int(path.parent.parent.name), reverse=True)
+    return str(newest[0]) if newest else None
+
+
 def missing_postgres_tools() -> list[str]:
-    """The cluster tools (initdb, pg_ctl, and runuser when root) that are not on PATH."""
-    needed = ["initdb", "pg_ctl"] + (["runuser"] if os.geteuid() == 0 else [])
-    return [tool for tool in needed if shutil.which(tool) is None]
+    """The cluster tools (initdb, pg_ctl, and runuser when root) that cannot be found."""
+    missing = [tool for tool in ("initdb", "pg_ctl") if postgres_tool(tool) is None]
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        missing.append("runuser")
+    return missing
 
 
 class PostgresCluster:
@@ -72,13 +88,14 @@ class PostgresCluster:
             shutil.chown(self.root, user="postgres", group="postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
 
-    def _run(self, *command: str) -> None:
+    def _run(self, tool: str, *arguments: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        program = postgres_tool(tool) or tool
         result = subprocess.run(
-            [*prefix, *command], capture_output=True, text=True, timeout=60, check=False
+            [*prefix, program, *arguments], capture_output=True, text=True, timeout=60, check=False
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{command[0]} failed ({result.returncode}): {result.stderr}")
+            raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr}")
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of a database in this cluster."""
