@@ -191,6 +191,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as sock:
@@ -309,9 +315,11 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             load = drive(base, args.connections, total, stats, seeded, args.seed)
             await asyncio.gather(load, sample_rss())
 
-        t0 = time.monotonic()
+        t0, cpu0, own_cpu0 = time.monotonic(), cpu_seconds(process.pid), time.process_time()
         asyncio.run(run())
         elapsed = time.monotonic() - t0
+        server_cpu_share = (cpu_seconds(process.pid) - cpu0) / elapsed * 100
+        client_cpu_share = (time.process_time() - own_cpu0) / elapsed * 100
         rss_end = rss_bytes(process.pid)
         rss_warm = next(rss for t, rss in samples if t >= args.warmup)
         process.send_signal(signal.SIGTERM)
@@ -338,6 +346,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 op: {"p50": round(percentile(v, 50), 1), "p99": round(percentile(v, 99), 1)}
                 for op, v in sorted(stats.latencies.items())
             },
+            "server_cpu_percent": round(server_cpu_share),
+            "load_generator_cpu_percent": round(client_cpu_share),
             "rss_after_warmup_mb": round(rss_warm / 2**20, 1),
             "rss_end_mb": round(rss_end / 2**20, 1),
             "rss_growth_percent": round((rss_end - rss_warm) / rss_warm * 100, 2),
@@ -386,6 +396,8 @@ def report(figures: dict[str, Any]) -> None:
         f"{figures['rss_end_mb']} MB at end ({figures['rss_growth_percent']:+}%)\n"
         f"  writes          {figures['items_created']} created, {figures['items_deleted']} "
         f"deleted; lost {figures['lost_writes']}, phantom {figures['phantom_rows']}\n"
+        f"  CPU             server {figures['server_cpu_percent']}% of a core, load generator "
+        f"{figures['load_generator_cpu_percent']}%\n"
         f"  server exit     {figures['exit_code']}"
     )
     for operation, latency in figures["latency_ms"].items():
