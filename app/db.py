@@ -112,6 +112,13 @@ def create_db_engine(settings: Settings) -> Engine:
             "connect_timeout": settings.db_connect_timeout,
             "application_name": "itemsense",
             "options": options,
+            # A dead host or a partition must not hold a pooled connection (and its request)
+            # forever: TCP keepalives and a send timeout make the kernel give up in ~15-45 s.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 15000,
         },
     )
 

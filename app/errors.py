@@ -7,9 +7,11 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.items.service import ItemNotFoundError, VersionMismatchError
 from app.observability import DB_ERRORS, request_id_var
@@ -77,9 +79,24 @@ async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's 405 names only the methods of the first route on the path; name them all."""
+    if not isinstance(error, StarletteHTTPException):
+        return await _unexpected(request, error)
+    if error.status_code == 405:
+        allowed: set[str] = set()
+        for route in request.app.router.routes:
+            regex = getattr(route, "path_regex", None)
+            if regex is not None and regex.match(request.url.path):
+                allowed |= getattr(route, "methods", None) or set()
+        error.headers = {**(error.headers or {}), "Allow": ", ".join(sorted(allowed))}
+    return await http_exception_handler(request, error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every translation from exception to JSON response."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ItemNotFoundError, _not_found)
     app.add_exception_handler(VersionMismatchError, _version_mismatch)
     app.add_exception_handler(ModelUnavailableError, _model_unavailable)

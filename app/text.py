@@ -1,5 +1,10 @@
 """Checks shared by every free-text field the API accepts."""
 
+# The same rules as documentation for the OpenAPI schema (ECMA-262 regexes): no NUL anywhere,
+# and a name needs one character that survives trimming.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+NAME_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
 
 def reject_unstorable_text(value: str) -> str:
     """Refuse text that cannot be stored or encoded, keep everything else verbatim.

@@ -36,4 +36,4 @@ def make_settings(database_url: str, model_path: Path, **overrides: Any) -> Sett
     """Settings for a test app: nothing read from the environment or a .env file."""
     values: dict[str, Any] = {"database_url": database_url, "model_path": model_path}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)

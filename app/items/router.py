@@ -55,6 +55,10 @@ _UNAVAILABLE: Responses = {
 _STALE: Responses = {
     412: _detail("If-Match does not name the current version.", "Item 42 has changed")
 }
+_BAD_BODY: Responses = {
+    400: _detail("The body is not valid UTF-8.", "There was an error parsing the body"),
+    413: _detail("The body is larger than MAX_BODY_BYTES.", "Request body larger than the limit"),
+}
 _AUTH: Responses = {
     401: _detail("API keys are configured and none was sent.", "API key required"),
     403: _detail("The API key sent is not accepted.", "API key not accepted"),
@@ -86,7 +90,7 @@ def _changes(body: BaseModel) -> dict[str, Any]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
-    responses={**_AUTH, **_UNAVAILABLE},
+    responses={**_BAD_BODY, **_AUTH, **_UNAVAILABLE},
     summary="Create an item",
 )
 def create_item(body: ItemCreate, service: Service, _auth: WriteAccess) -> Response:
@@ -127,7 +131,7 @@ def get_item(item_id: ItemId, service: Service) -> Response:
 @router.patch(
     "/{item_id}",
     response_model=ItemRead,
-    responses={**_AUTH, **_NOT_FOUND, **_STALE, **_UNAVAILABLE},
+    responses={**_BAD_BODY, **_AUTH, **_NOT_FOUND, **_STALE, **_UNAVAILABLE},
     summary="Change some fields of an item",
 )
 def update_item(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,8 +14,9 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
-from app.text import reject_unstorable_text
+from app.text import NAME_PATTERN, NO_NUL_PATTERN, reject_unstorable_text
 
 MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist and must not reach the database.
 
@@ -23,14 +24,31 @@ Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(reject_unstorable_text),
-    Field(description="Display name, trimmed, 1 to 200 characters.", examples=["Desk lamp"]),
+    Field(
+        description="Display name, trimmed, 1 to 200 characters.",
+        examples=["Desk lamp"],
+        json_schema_extra={"pattern": NAME_PATTERN},
+    ),
 ]
 Description = Annotated[
     str,
     StringConstraints(max_length=2000),
     AfterValidator(reject_unstorable_text),
-    Field(description="Free text, up to 2,000 characters.", examples=["Warm white, 40 W"]),
+    Field(
+        description="Free text, up to 2,000 characters.",
+        examples=["Warm white, 40 W"],
+        json_schema_extra={"pattern": NO_NUL_PATTERN},
+    ),
 ]
+# JSON Schema cannot say "12 digits, 2 decimal places" for a decimal; spell out what passes.
+_PRICE_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+    ],
+    "description": "Exact price, at least 0, two decimal places. Returned as a string.",
+    "examples": ["19.99"],
+}
 Price = Annotated[
     Decimal,
     Field(
@@ -40,6 +58,7 @@ Price = Annotated[
         description="Exact price, at least 0, two decimal places. Returned as a string.",
         examples=["19.99"],
     ),
+    WithJsonSchema(_PRICE_JSON_SCHEMA, mode="validation"),
 ]
 
 
@@ -58,10 +77,19 @@ class ItemCreate(BaseModel):
     price: Price | None = None
 
 
+def _document_update(schema: dict[str, Any]) -> None:
+    """`name` may be left out but never set to null: drop the null branch from its schema."""
+    name = schema["properties"]["name"]
+    branches = name.pop("anyOf")
+    name.update(next(branch for branch in branches if branch.get("type") != "null"))
+    name.pop("default", None)
+    schema["examples"] = [{"price": "17.50"}]
+
+
 class ItemUpdate(BaseModel):
     """A partial update: only the fields present change. Unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"price": "17.50"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_update)
 
     name: Name | None = None
     description: Description | None = None

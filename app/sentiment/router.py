@@ -33,6 +33,11 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     }
 }
 
+_BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not valid UTF-8."},
+    413: {"description": "The body is larger than MAX_BODY_BYTES."},
+}
+
 
 async def loaded_model(request: Request) -> SentimentModel:
     """The model loaded at start-up, or 503 with the reason it is not there."""
@@ -59,7 +64,7 @@ def _as_json(prediction: Prediction, version: str) -> PredictionOut:
 @router.post(
     "/predict",
     response_model=PredictionOut,
-    responses=_UNAVAILABLE,
+    responses={**_BAD_BODY, **_UNAVAILABLE},
     summary="Classify the sentiment of one text",
 )
 async def predict(body: PredictRequest, model: Model) -> Response:
@@ -76,7 +81,7 @@ async def predict(body: PredictRequest, model: Model) -> Response:
 @router.post(
     "/predict/batch",
     response_model=BatchPredictionOut,
-    responses=_UNAVAILABLE,
+    responses={**_BAD_BODY, **_UNAVAILABLE},
     summary="Classify several texts at once",
 )
 def predict_batch(body: BatchPredictRequest, model: Model, request: Request) -> Response:

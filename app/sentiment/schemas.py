@@ -7,11 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.text import reject_unstorable_text
+from app.text import NO_NUL_PATTERN, reject_unstorable_text
 
 Text = Annotated[
     str,
-    Field(min_length=1, max_length=5000, description="Text to classify, 1 to 5,000 characters."),
+    Field(
+        min_length=1,
+        max_length=5000,
+        description="Text to classify, 1 to 5,000 characters.",
+        json_schema_extra={"pattern": NO_NUL_PATTERN},
+    ),
     AfterValidator(reject_unstorable_text),
 ]
 
