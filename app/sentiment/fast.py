@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.sentiment.lexicon import LexiconFeatures
+from app.sentiment.nb import NBScaler
 from app.sentiment.text import normalize, tokenize
 
 # What a block needs: raw text, normalised text, tokens of the normalised text.
@@ -73,6 +74,19 @@ def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
     return lambda inputs: list(analyzer(inputs[0]))
 
 
+def _unwrap(step: Any) -> tuple[Any, npt.NDArray[np.float64] | float]:
+    """A union member and the per-column factor applied after it: either a bare
+    transformer (factor 1) or ``Pipeline([vectorizer, NBScaler])`` (factor ``scale_``)."""
+    inner = getattr(step, "steps", None)
+    if inner is None:
+        return step, 1.0
+    _check(
+        len(inner) == 2 and isinstance(inner[1][1], NBScaler),
+        "a union member pipeline must be [vectorizer, NBScaler]",
+    )
+    return inner[0][1], np.asarray(inner[1][1].scale_, dtype=np.float64)
+
+
 def _is_ours(vec: Any) -> bool:
     return vec.preprocessor is normalize and vec.stop_words is None
 
@@ -85,9 +99,10 @@ class _CharBlock:
     costs one cache look-up per word plus a few NumPy operations on its columns.
     """
 
-    MAX_CACHED_WORDS = 200_000  # ~100 bytes each; beyond this, new words are not cached
+    MAX_CACHED_WORDS = 50_000  # ~300 bytes each (<= ~15 MB); later new words are not cached
 
     def __init__(self, vec: Any, weights: npt.NDArray[np.float64]) -> None:
+        # ``weights`` already include any per-column scaling (NBScaler).
         self._min_n, self._max_n = vec.ngram_range
         self._vocabulary: dict[str, int] = vec.vocabulary_
         self._idf = np.asarray(vec.idf_, dtype=np.float64)
@@ -152,7 +167,8 @@ class FastScorer:
         dense: list[_DenseBlock] = []
         chars: list[_CharBlock] = []
         offset = 0
-        for _, part in transformers:
+        for _, step in transformers:
+            part, scale = _unwrap(step)
             if isinstance(part, LexiconFeatures):
                 width = len(part.get_feature_names_out())
                 block_w = tuple(float(w) for w in weights[offset : offset + width])
@@ -161,17 +177,17 @@ class FastScorer:
                 continue
             _check(part.norm == "l2" and part.use_idf and not part.binary, "need l2 TF-IDF")
             width = len(part.vocabulary_)
+            block_w = weights[offset : offset + width] * scale
+            offset += width
             if _is_ours(part) and part.analyzer == "char_wb":
-                chars.append(_CharBlock(part, weights[offset : offset + width]))
-                offset += width
+                chars.append(_CharBlock(part, block_w))
                 continue
             idf = part.idf_
             table = {
-                term: (float(idf[col]), float(weights[offset + col]))
+                term: (float(idf[col]), float(block_w[col]))
                 for term, col in part.vocabulary_.items()
             }
             tfidf.append(_TfidfBlock(_ngram_source(part), table, bool(part.sublinear_tf)))
-            offset += len(part.vocabulary_)
         _check(offset == weights.size, "feature count does not match the coefficients")
         self._tfidf = tuple(tfidf)
         self._dense = tuple(dense)

@@ -12,6 +12,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from app.sentiment.data import Corpus, labels_for, polar_mask
 from app.sentiment.lexicon import LexiconFeatures
+from app.sentiment.nb import NBScaler
 from app.sentiment.text import normalize, tokenize
 
 
@@ -31,6 +32,8 @@ class Recipe:
     class_weight: str | None = "balanced"
     # Scale of the VADER-lexicon features (0 = no lexicon block).
     lexicon_scale: float = 1.0
+    # Naive-Bayes scaling of each TF-IDF block, factor ** nb_power (0 = none).
+    nb_power: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -78,6 +81,11 @@ def build_pipeline(recipe: Recipe, seed: int) -> Pipeline:
                 ),
             )
         )
+    if recipe.nb_power > 0:
+        features = [
+            (name, Pipeline([("tfidf", vec), ("nb", NBScaler(power=recipe.nb_power))]))
+            for name, vec in features
+        ]
     if recipe.lexicon_scale > 0:
         features.append(("lexicon", LexiconFeatures(scale=recipe.lexicon_scale)))
     classifier = LogisticRegression(
