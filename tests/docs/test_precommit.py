@@ -101,6 +101,12 @@ def test_hooks_run_the_same_commands_as_make_lint() -> None:
     assert "mypy app" in recipe and entries["mypy"] == ".venv/bin/mypy app"
 
 
+def test_ruff_format_hook_sees_markdown_like_make_lint() -> None:
+    # `ruff format --check .` also checks python blocks in Markdown; the hook must too.
+    hook = next(h for h in hooks() if h["id"] == "ruff-format")
+    assert "markdown" in hook["types_or"]
+
+
 def test_hooks_only_check_and_never_rewrite_files() -> None:
     for hook in hooks():
         assert "--fix" not in hook["entry"], hook["id"]
