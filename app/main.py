@@ -103,9 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = ApiKeys.from_settings(settings)
 
     install_error_handlers(app)
+    app.include_router(sentiment_router)
     app.include_router(health_router)
     app.include_router(items_router)
-    app.include_router(sentiment_router)
     app.add_route("/metrics", handle_metrics, include_in_schema=False)
 
     @app.get("/", response_model=ServiceIndex, tags=["meta"], summary="Service index")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import RowMapping
@@ -18,13 +18,16 @@ from app.security import WriteAccess
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-async def items_service(request: Request) -> ItemsService:
-    """The service built at start-up (async: no threadpool hop to fetch it)."""
+def items_service(request: Request) -> ItemsService:
+    """The service built at start-up.
+
+    Called directly rather than declared as a FastAPI dependency: resolving a dependency
+    costs tens of microseconds per request, a measurable share of a primary-key read.
+    """
     service: ItemsService = request.app.state.items_service
     return service
 
 
-Service = Annotated[ItemsService, Depends(items_service)]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="Item id.", examples=[1])]
 IfMatch = Annotated[
     str | None,
@@ -93,21 +96,21 @@ def _changes(body: BaseModel) -> dict[str, Any]:
     responses={**_BAD_BODY, **_AUTH, **_UNAVAILABLE},
     summary="Create an item",
 )
-def create_item(body: ItemCreate, service: Service, _auth: WriteAccess) -> Response:
+def create_item(body: ItemCreate, request: Request, _auth: WriteAccess) -> Response:
     """Store a new item; the response has its URL in `Location` and its version in `ETag`."""
-    row = service.create(body.model_dump())
+    row = items_service(request).create(body.model_dump())
     ITEMS_WRITTEN.labels(operation="create").inc()
     return _item_response(row, status.HTTP_201_CREATED, Location=f"/items/{row['id']}")
 
 
 @router.get("", response_model=ItemPage, responses=_UNAVAILABLE, summary="List items")
 def list_items(
-    service: Service,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip.")] = 0,
 ) -> Response:
     """One page of items ordered by id, with the total count for paging."""
-    rows, total = service.list_page(limit, offset)
+    rows, total = items_service(request).list_page(limit, offset)
     page = ItemPage(
         items=[ItemRead.model_validate(row) for row in rows],
         total=total,
@@ -123,9 +126,9 @@ def list_items(
     responses={**_NOT_FOUND, **_UNAVAILABLE},
     summary="Get an item",
 )
-def get_item(item_id: ItemId, service: Service) -> Response:
+def get_item(item_id: ItemId, request: Request) -> Response:
     """One item; its `ETag` names the version for a later conditional PATCH or DELETE."""
-    return _item_response(service.get(item_id))
+    return _item_response(items_service(request).get(item_id))
 
 
 @router.patch(
@@ -137,12 +140,12 @@ def get_item(item_id: ItemId, service: Service) -> Response:
 def update_item(
     item_id: ItemId,
     body: ItemUpdate,
-    service: Service,
+    request: Request,
     _auth: WriteAccess,
     if_match: IfMatch = None,
 ) -> Response:
     """Change only the fields sent. With `If-Match`, only if nobody changed the item since."""
-    row = service.update(item_id, _changes(body), _expected_versions(if_match))
+    row = items_service(request).update(item_id, _changes(body), _expected_versions(if_match))
     ITEMS_WRITTEN.labels(operation="update").inc()
     return _item_response(row)
 
@@ -154,9 +157,9 @@ def update_item(
     summary="Delete an item",
 )
 def delete_item(
-    item_id: ItemId, service: Service, _auth: WriteAccess, if_match: IfMatch = None
+    item_id: ItemId, request: Request, _auth: WriteAccess, if_match: IfMatch = None
 ) -> Response:
     """Delete the item. With `If-Match`, only if nobody changed it since."""
-    service.delete(item_id, _expected_versions(if_match))
+    items_service(request).delete(item_id, _expected_versions(if_match))
     ITEMS_WRITTEN.labels(operation="delete").inc()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

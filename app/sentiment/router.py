@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
@@ -39,16 +39,17 @@ _BAD_BODY: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def loaded_model(request: Request) -> SentimentModel:
-    """The model loaded at start-up, or 503 with the reason it is not there."""
+def loaded_model(request: Request) -> SentimentModel:
+    """The model loaded at start-up, or 503 with the reason it is not there.
+
+    Called directly rather than as a FastAPI dependency: dependency resolution costs more
+    than the prediction itself.
+    """
     model: SentimentModel | None = request.app.state.model
     if model is None:
         PREDICTION_ERRORS.inc()
         raise ModelUnavailableError(request.app.state.model_error)
     return model
-
-
-Model = Annotated[SentimentModel, Depends(loaded_model)]
 
 
 def _as_json(prediction: Prediction, version: str) -> PredictionOut:
@@ -67,8 +68,9 @@ def _as_json(prediction: Prediction, version: str) -> PredictionOut:
     responses={**_BAD_BODY, **_UNAVAILABLE},
     summary="Classify the sentiment of one text",
 )
-async def predict(body: PredictRequest, model: Model) -> Response:
+async def predict(body: PredictRequest, request: Request) -> Response:
     """Return the most probable label, its confidence and every class's probability."""
+    model = loaded_model(request)
     started = time.perf_counter()
     prediction = model.predict(body.text)
     INFERENCE_SECONDS.observe(time.perf_counter() - started)
@@ -84,8 +86,9 @@ async def predict(body: PredictRequest, model: Model) -> Response:
     responses={**_BAD_BODY, **_UNAVAILABLE},
     summary="Classify several texts at once",
 )
-def predict_batch(body: BatchPredictRequest, model: Model, request: Request) -> Response:
+def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
     """One prediction per text, in order. Runs in a worker thread: a big batch takes ms."""
+    model = loaded_model(request)
     limit: int = request.app.state.settings.predict_batch_max
     if len(body.texts) > limit:
         raise RequestValidationError(
@@ -113,6 +116,6 @@ def predict_batch(body: BatchPredictRequest, model: Model, request: Request) -> 
 @router.get(
     "/model/info", response_model=ModelInfo, responses=_UNAVAILABLE, summary="The loaded model"
 )
-async def model_info(model: Model) -> ModelInfo:
+async def model_info(request: Request) -> ModelInfo:
     """Name, version, classes, artifact sha256, scikit-learn version, training and evaluation."""
-    return ModelInfo.model_validate(model.info)
+    return ModelInfo.model_validate(loaded_model(request).info)
