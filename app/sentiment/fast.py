@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from app.sentiment.lexicon import LexiconFeatures
 from app.sentiment.nb import NBScaler
-from app.sentiment.text import normalize, tokenize
+from app.sentiment.text import NEGATION_PREFIX, normalize, tokenize
 
 # What a block needs: raw text, normalised text, tokens of the normalised text.
 _Inputs = tuple[str, str, list[str]]
@@ -87,6 +87,18 @@ def _unwrap(step: Any) -> tuple[Any, npt.NDArray[np.float64] | float]:
     return inner[0][1], np.asarray(inner[1][1].scale_, dtype=np.float64)
 
 
+def _vocabulary_words(transformers: Any) -> set[str]:
+    """Single words of the word-level vocabularies, negation marks removed."""
+    found: set[str] = set()
+    for _, step in transformers:
+        vec = _unwrap(step)[0]
+        if getattr(vec, "analyzer", None) == "word":
+            for term in vec.vocabulary_:
+                if " " not in term:
+                    found.add(term.removeprefix(NEGATION_PREFIX))
+    return found
+
+
 def _is_ours(vec: Any) -> bool:
     return vec.preprocessor is normalize and vec.stop_words is None
 
@@ -95,8 +107,9 @@ class _CharBlock:
     """``char_wb`` TF-IDF block scored from a per-word cache of column indices.
 
     char_wb n-grams never cross a space, so a text's n-grams are the concatenation of its
-    words' n-grams: each distinct word is turned into vocabulary columns once, and a text
-    costs one cache look-up per word plus a few NumPy operations on its columns.
+    words' n-grams: each distinct word is turned into vocabulary columns once (the words of
+    the word vocabulary at load time), and a text costs one cache look-up per word plus a
+    few NumPy operations on its columns.
     """
 
     MAX_CACHED_WORDS = 50_000  # ~300 bytes each (<= ~15 MB); later new words are not cached
@@ -121,6 +134,11 @@ class _CharBlock:
                 self._cache[word] = columns
         return columns
 
+    def prewarm(self, known_words: set[str]) -> None:
+        """Fill the cache for words the model has seen (at load, not at request time)."""
+        for word in sorted(known_words)[: self.MAX_CACHED_WORDS // 2]:
+            self._columns(word)
+
     def score(self, normalized: str) -> float:
         """This block's contribution to the decision value."""
         columns: list[int] = []
@@ -128,9 +146,23 @@ class _CharBlock:
             columns += self._columns(word)
         if not columns:
             return 0.0
-        cols, counts = np.unique(np.array(columns, dtype=np.intp), return_counts=True)
-        tf = np.log(counts) + 1.0 if self._sublinear else counts.astype(np.float64)
-        v = tf * self._idf[cols]
+        # Count repeated columns by sorting (np.unique costs several times more per call).
+        ordered = np.array(columns, dtype=np.intp)
+        ordered.sort()
+        size = ordered.size
+        first = np.empty(size, dtype=bool)
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        cols = ordered[starts]
+        if starts.size == size:  # every n-gram once: tf' = 1 either way
+            v = self._idf[cols]
+        else:
+            counts = np.empty(starts.size, dtype=np.float64)
+            counts[:-1] = starts[1:] - starts[:-1]
+            counts[-1] = size - starts[-1]
+            tf = np.log(counts) + 1.0 if self._sublinear else counts
+            v = tf * self._idf[cols]
         return float(v @ self._weights[cols]) / math.sqrt(float(v @ v))
 
 
@@ -192,6 +224,9 @@ class FastScorer:
         self._tfidf = tuple(tfidf)
         self._dense = tuple(dense)
         self._chars = tuple(chars)
+        known = _vocabulary_words(transformers)
+        for block in chars:
+            block.prewarm(known)
 
     def decision(self, text: str) -> float:
         """The logistic regression's decision value (log-odds of ``classes[1]``)."""

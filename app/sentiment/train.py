@@ -120,9 +120,26 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _drop_process_state(estimator: Any) -> None:
+    """Remove fitted attributes that depend on the process rather than the data.
+
+    ``TfidfVectorizer`` caches ``id(self.stop_words)`` (a memory address) to skip a
+    re-check; pickled, it makes two runs of the training command differ in bytes. (Bytes
+    are identical between fresh runs of the command; inside a long-lived process, pickle's
+    sharing of identical string objects can still vary, never the fitted values.)
+    """
+    if hasattr(estimator, "_stop_words_id"):
+        del estimator._stop_words_id
+    for child in [s for _, s in getattr(estimator, "steps", [])] + [
+        t for _, t in getattr(estimator, "transformer_list", [])
+    ]:
+        _drop_process_state(child)
+
+
 def _serialize(pipeline: Any) -> bytes:
     import io
 
+    _drop_process_state(pipeline)
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer, compress=3)
     return buffer.getvalue()

@@ -5,24 +5,55 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 from app.sentiment.data import load_corpus
 from app.sentiment.model import installed_sklearn_version, load_model, metadata_path_for
 from app.sentiment.train import main
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-def test_training_twice_gives_the_same_artifact_and_predictions(
-    artifact: Path, small_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+
+def _train_in_subprocess(data_dir: Path, output: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            *("-m", "app.sentiment.train", "--data-dir", str(data_dir)),
+            *("--output", str(output), "--seed", "42"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=240,
+    )
+
+
+def test_the_training_command_reproduces_the_artifact_byte_for_byte(
+    small_data_dir: Path, tmp_path: Path
+) -> None:
+    first = _train_in_subprocess(small_data_dir, tmp_path / "first.joblib")
+    _train_in_subprocess(small_data_dir, tmp_path / "second.joblib")
+    for word in ("stratified", "accuracy", "macro_f1"):
+        assert word in first.stdout
+    assert "fitting the final model" in first.stderr  # progress
+    assert (tmp_path / "first.joblib").read_bytes() == (tmp_path / "second.joblib").read_bytes()
+    scores = [
+        json.loads((tmp_path / name).read_text())["metrics"]["splits"]["stratified"]["model"]
+        for name in ("first.json", "second.json")
+    ]
+    for score in scores:
+        del score["seconds"]  # wall time, the only thing allowed to differ
+    assert scores[0] == scores[1]
+
+
+def test_training_again_gives_the_same_predictions(
+    artifact: Path, small_data_dir: Path, tmp_path: Path
 ) -> None:
     again = tmp_path / "again.joblib"
-    assert main(["--data-dir", str(small_data_dir), "--output", str(again), "--seed", "42"]) == 0
-    out = capsys.readouterr().out
-    for word in ("stratified", "accuracy", "macro_f1"):
-        assert word in out
-    assert again.read_bytes() == artifact.read_bytes()
+    _train_in_subprocess(small_data_dir, again)
     texts = load_corpus(small_data_dir).texts
     first = [p.probabilities for p in load_model(artifact).predict_batch(texts)]
     second = [p.probabilities for p in load_model(again).predict_batch(texts)]
