@@ -6,6 +6,7 @@ they are module-level: a second app in the same process shares them rather than 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -117,12 +118,18 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Generated ids: a random per-process prefix and a counter. Unique across replicas
+        # and restarts, without a getrandom() system call on every request as uuid4() makes.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_counter = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = (
+            _incoming_request_id(scope) or f"{self._id_prefix}{next(self._id_counter):016x}"
+        )
         token = request_id_var.set(request_id)
         path: str = scope["path"]
         extra_headers = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
