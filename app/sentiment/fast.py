@@ -87,16 +87,18 @@ def _unwrap(step: Any) -> tuple[Any, npt.NDArray[np.float64] | float]:
     return inner[0][1], np.asarray(inner[1][1].scale_, dtype=np.float64)
 
 
-def _vocabulary_words(transformers: Any) -> set[str]:
-    """Single words of the word-level vocabularies, negation marks removed."""
-    found: set[str] = set()
+def _vocabulary_words(transformers: Any) -> list[str]:
+    """Single words of the word-level vocabularies without negation marks, most frequent
+    (lowest idf) first."""
+    idf_of: dict[str, float] = {}
     for _, step in transformers:
         vec = _unwrap(step)[0]
         if getattr(vec, "analyzer", None) == "word":
-            for term in vec.vocabulary_:
+            for term, col in vec.vocabulary_.items():
                 if " " not in term:
-                    found.add(term.removeprefix(NEGATION_PREFIX))
-    return found
+                    word = term.removeprefix(NEGATION_PREFIX)
+                    idf_of[word] = min(idf_of.get(word, math.inf), float(vec.idf_[col]))
+    return sorted(idf_of, key=lambda w: (idf_of[w], w))
 
 
 def _is_ours(vec: Any) -> bool:
@@ -112,7 +114,7 @@ class _CharBlock:
     few NumPy operations on its columns.
     """
 
-    MAX_CACHED_WORDS = 50_000  # ~300 bytes each (<= ~15 MB); later new words are not cached
+    MAX_CACHED_WORDS = 50_000  # ~250 bytes each (<= ~13 MB); later new words are not cached
 
     def __init__(self, vec: Any, weights: npt.NDArray[np.float64]) -> None:
         # ``weights`` already include any per-column scaling (NBScaler).
@@ -122,34 +124,44 @@ class _CharBlock:
         self._weights = np.asarray(weights, dtype=np.float64)
         self._sublinear = bool(vec.sublinear_tf)
         # Plain dict: get/set are atomic under the GIL, and a lost race only recomputes.
-        self._cache: dict[str, list[int]] = {}
+        # Arrays, not lists: concatenating arrays beats converting a list of ints per text.
+        self._cache: dict[str, npt.NDArray[np.intp]] = {}
 
-    def _columns(self, word: str) -> list[int]:
+    def _columns(self, word: str) -> npt.NDArray[np.intp]:
         columns = self._cache.get(word)
         if columns is None:
             get = self._vocabulary.get
             found = (get(g) for g in char_wb_ngrams(word, self._min_n, self._max_n))
-            columns = [c for c in found if c is not None]
+            columns = np.array([c for c in found if c is not None], dtype=np.intp)
             if len(self._cache) < self.MAX_CACHED_WORDS:
                 self._cache[word] = columns
         return columns
 
-    def prewarm(self, known_words: set[str]) -> None:
-        """Fill the cache for words the model has seen (at load, not at request time)."""
-        for word in sorted(known_words)[: self.MAX_CACHED_WORDS // 2]:
-            self._columns(word)
+    # Most frequent words also get their clause-final forms cached ("film." "film,").
+    PUNCTUATED_VARIANTS = 8_000
+
+    def prewarm(self, known_words: list[str]) -> None:
+        """Fill the cache for words the model has seen, most frequent first (at load time,
+        not request time), leaving room for words met at run time."""
+        budget = self.MAX_CACHED_WORDS * 2 // 3
+        for rank, word in enumerate(known_words):
+            forms = (word, word + ".", word + ",") if rank < self.PUNCTUATED_VARIANTS else (word,)
+            for form in forms:
+                self._columns(form)
+            if len(self._cache) >= budget:
+                break
 
     def score(self, normalized: str) -> float:
         """This block's contribution to the decision value."""
-        columns: list[int] = []
-        for word in normalized.split():
-            columns += self._columns(word)
-        if not columns:
+        text_words = normalized.split()
+        if not text_words:
+            return 0.0
+        ordered = np.concatenate([self._columns(word) for word in text_words])
+        size = ordered.size
+        if size == 0:
             return 0.0
         # Count repeated columns by sorting (np.unique costs several times more per call).
-        ordered = np.array(columns, dtype=np.intp)
         ordered.sort()
-        size = ordered.size
         first = np.empty(size, dtype=bool)
         first[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=first[1:])

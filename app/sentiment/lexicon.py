@@ -80,10 +80,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> dict[str, float]:
     return lexicon
 
 
-def _strip_negation(word: str) -> tuple[str, bool]:
-    if word.startswith(NEGATION_PREFIX):
-        return word[len(NEGATION_PREFIX) :], True
-    return word, False
+_PREFIX_LEN = len(NEGATION_PREFIX)
 
 
 def lexicon_features(lexicon: Mapping[str, float], tokens: Sequence[str]) -> list[float]:
@@ -92,23 +89,23 @@ def lexicon_features(lexicon: Mapping[str, float], tokens: Sequence[str]) -> lis
     valences: list[float] = []
     counts = [0, 0, 0, 0]  # positive, negative, negated positive, negated negative
     but_at = -1
-    previous = ""
+    previous = ""  # the previous token without its negation mark
     for word in tokens:
         if word == "but":
             but_at = len(valences)
             previous = word
             continue
-        base, negated = _strip_negation(word)
+        negated = word.startswith(NEGATION_PREFIX)
+        base = word[_PREFIX_LEN:] if negated else word
         v = lexicon.get(base)
-        if v is not None and v != 0.0:
+        if v:  # in the lexicon with a non-zero valence
             counts[(2 if negated else 0) + (0 if v > 0 else 1)] += 1
-            degree = _strip_negation(previous)[0]
-            if degree in BOOSTERS:
+            if previous in BOOSTERS:
                 v *= BOOST
-            elif degree in DAMPENERS:
+            elif previous in DAMPENERS:
                 v *= DAMP
             valences.append(v * NEGATION_SCALAR if negated else v)
-        previous = word
+        previous = base
     if but_at >= 0:
         valences = [v * (BEFORE_BUT if i < but_at else AFTER_BUT) for i, v in enumerate(valences)]
     total = sum(valences)

@@ -69,10 +69,6 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _is_negator(token: str) -> bool:
-    return token in _NEGATORS or token.endswith("n't")
-
-
 def tokenize(text: str) -> list[str]:
     """Split a normalised text into word tokens, marking tokens in a negation scope.
 
@@ -93,6 +89,6 @@ def tokenize(text: str) -> list[str]:
             out.append(NEGATION_PREFIX + token)
         else:
             out.append(token)
-        if _is_negator(token):
+        if token in _NEGATORS or token.endswith("n't"):
             negated = True
     return out
