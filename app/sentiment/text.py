@@ -58,6 +58,9 @@ _NEGATORS = frozenset(
     }
 )
 NEGATION_PREFIX = "not_"
+# How many tokens a negator reaches (VADER also looks 3 words back). Chosen by cross-domain
+# CV: windows of 2-4 beat "until the next punctuation" on the held-out review domains.
+NEGATION_WINDOW = 3
 
 
 def normalize(text: str) -> str:
@@ -72,23 +75,25 @@ def normalize(text: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Split a normalised text into word tokens, marking tokens in a negation scope.
 
-    A scope starts after a negator ("not", "never", any "n't" contraction, ...) and ends at
-    punctuation or a contrastive conjunction, so "not good, but fine" gives
-    ["not", "not_good", "but", "fine"]: "good" under negation learns its own weight.
-    Clause punctuation is dropped from the output; "!" and "?" are kept as features.
+    A scope covers the ``NEGATION_WINDOW`` tokens after a negator ("not", "never", any
+    "n't" contraction, ...) and ends early at punctuation or a contrastive conjunction, so
+    "not good, but fine" gives ["not", "not_good", "but", "fine"]: "good" under negation
+    learns its own weight. Clause punctuation is dropped from the output; "!" and "?" are
+    kept as features.
     """
     out: list[str] = []
-    negated = False
+    left = 0  # tokens still inside the current negation scope
     for token in _TOKEN.findall(text):
         if token in _SCOPE_END:
-            negated = False
+            left = 0
             if token not in _CLAUSE_PUNCTUATION:
                 out.append(token)
             continue
-        if negated:
+        if left:
             out.append(NEGATION_PREFIX + token)
+            left -= 1
         else:
             out.append(token)
         if token in _NEGATORS or token.endswith("n't"):
-            negated = True
+            left = NEGATION_WINDOW
     return out

@@ -50,5 +50,29 @@ def test_scope_ends_at_sentence_end() -> None:
     ]
 
 
+def test_negation_reaches_three_tokens() -> None:
+    assert tokenize("i do not think this is a good phone") == [
+        "i",
+        "do",
+        "not",
+        "not_think",
+        "not_this",
+        "not_is",
+        "a",
+        "good",
+        "phone",
+    ]
+
+
+def test_a_negator_inside_a_scope_restarts_it() -> None:
+    assert tokenize("not that it isn't fun") == [
+        "not",
+        "not_that",
+        "not_it",
+        "not_isn't",
+        "not_fun",
+    ]
+
+
 def test_no_negation_leaves_tokens_alone() -> None:
     assert tokenize("a 10/10 film") == ["a", "10", "10", "film"]
