@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,10 @@ def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
     out = list(tokens) if min_n == 1 else []
     count = len(tokens)
     for n in range(max(min_n, 2), min(max_n, count) + 1):
-        out += [" ".join(tokens[i : i + n]) for i in range(count - n + 1)]
+        if n == 2:  # the common case, without a slice per bigram
+            out += [a + " " + b for a, b in pairwise(tokens)]
+        else:
+            out += [" ".join(tokens[i : i + n]) for i in range(count - n + 1)]
     return out
 
 
@@ -255,6 +259,10 @@ class FastScorer:
                 if entry is None:
                     continue
                 idf, w = entry
+                if count == 1:  # most terms: tf' = 1 whether sublinear or not
+                    sumsq += idf * idf
+                    dot += idf * w
+                    continue
                 v = (log(count) + 1.0) * idf if block.sublinear else count * idf
                 sumsq += v * v
                 dot += v * w
