@@ -160,6 +160,7 @@ class _CharBlock:
         text_words = normalized.split()
         if not text_words:
             return 0.0
+        # concatenate always copies, so sorting below never touches the shared cache.
         ordered = np.concatenate([self._columns(word) for word in text_words])
         size = ordered.size
         if size == 0:

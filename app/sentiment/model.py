@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,8 @@ def file_sha256(data: bytes) -> str:
 
 def installed_sklearn_version() -> str:
     """scikit-learn's version from package metadata (no import of sklearn itself)."""
+    from importlib import metadata as importlib_metadata  # ~40 ms: only when loading
+
     try:
         return importlib_metadata.version("scikit-learn")
     except importlib_metadata.PackageNotFoundError as exc:  # pragma: no cover - env problem
