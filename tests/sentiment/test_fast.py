@@ -118,4 +118,3 @@ def test_char_cache_gives_the_same_scores_when_warm(full_pipeline: Any) -> None:
     cold = [scorer.decision(t) for t in texts]
     warm = [scorer.decision(t) for t in texts]
     assert cold == warm
-
