@@ -35,10 +35,13 @@ def test_fast_path_equals_pipeline_on_every_training_text(
 
 def test_fast_path_handles_texts_without_known_features(full_pipeline: Any) -> None:
     scorer = FastScorer(full_pipeline)
-    for text in ("", "   ", "\u2603\u2603", "zzqxj vvkq"):
-        positive = list(full_pipeline.classes_).index("positive")
-        expected = full_pipeline.predict_proba([text])[0, positive]
-        assert scorer.proba_positive_class(text) == pytest.approx(expected, abs=1e-9)
+    texts = ["", "   ", "\u2603\u2603", "zzqxj vvkq", "good", ""]
+    positive = list(full_pipeline.classes_).index("positive")
+    expected = full_pipeline.predict_proba(texts)[:, positive]
+    single = [scorer.proba_positive_class(t) for t in texts]
+    assert np.allclose(single, expected, atol=1e-9, rtol=0)
+    assert np.allclose(scorer.proba_positive_class_batch(texts), expected, atol=1e-9, rtol=0)
+    assert scorer.proba_positive_class_batch([]).shape == (0,)
 
 
 def test_plain_word_pipeline_without_sublinear_tf_is_supported() -> None:
