@@ -13,8 +13,8 @@ SERVER_FLAGS := --host $(HOST) --port $(PORT) --no-server-header \
 	--proxy-headers --timeout-graceful-shutdown 20
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test lint format typecheck model migrate bench bench-model soak \
-	demo up down lock tools clean
+.PHONY: help run dev test lint format typecheck pre-commit model migrate bench bench-model \
+	soak demo up down lock tools clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,9 +34,9 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 $(MODEL): $(VENV)/.runtime $(wildcard data/sentiment/*.txt) $(wildcard app/sentiment/*.py)
-	$(BIN)/python -m app.sentiment.train --output $(MODEL)
+	$(BIN)/python -m app.sentiment.train --cross-domain --output $(MODEL)
 
-model: $(MODEL) ## Train the sentiment model (only when data or code changed)
+model: $(MODEL) ## Train the sentiment model with cross-domain evaluation (when data or code changed)
 
 migrate: $(VENV)/.runtime ## Apply database migrations (alembic upgrade head)
 	$(BIN)/alembic upgrade head
@@ -54,6 +54,12 @@ lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app
+
+typecheck: $(VENV)/.dev ## mypy --strict on app/
+	$(BIN)/mypy app
+
+pre-commit: $(VENV)/.dev ## Run the pre-commit hooks on every file (enable: .venv/bin/pre-commit install)
+	$(BIN)/pre-commit run --all-files
 
 format: $(VENV)/.dev ## Fix lint findings and format the code
 	$(BIN)/ruff check --fix .

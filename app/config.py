@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         "sqlite:///./itemsense.db",
         description="SQLAlchemy URL. `postgres://` and `postgresql://` are mapped to psycopg2.",
     )
-    db_pool_size: int = Field(8, ge=1, le=100, description="Connections kept open per process.")
+    db_pool_size: int = Field(4, ge=1, le=100, description="Connections kept open per process.")
     db_max_overflow: int = Field(2, ge=0, le=100, description="Extra connections under bursts.")
     db_pool_timeout: float = Field(
         2.0, gt=0, le=60, description="Seconds to wait for a free pooled connection before 503."
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         256, ge=1, le=10_000, description="Most texts accepted by `POST /predict/batch`."
     )
     threadpool_size: int = Field(
-        8, ge=1, le=200, description="Worker threads for the synchronous (database) endpoints."
+        4, ge=1, le=200, description="Worker threads for the synchronous (database) endpoints."
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
