@@ -20,7 +20,7 @@ from tests.reliability.support import Outcome, WriteLoad, running_server, server
 from tests.support import migrate
 
 GRACE = 10  # --timeout-graceful-shutdown, seconds
-IN_FLIGHT = 6  # fewer than THREADPOOL_SIZE (8): each blocked write holds one thread
+IN_FLIGHT = 6  # fewer than the THREADPOOL_SIZE set below: each blocked write holds a thread
 
 
 def waiting_on_lock(engine: sa.Engine) -> int:
@@ -51,7 +51,14 @@ def test_sigterm_finishes_in_flight_writes_and_exits_zero(
     url = create_pg_database()
     migrate(url)
     engine = sa.create_engine(url)
-    env = server_env(url, model_path, db_statement_timeout_ms="30000", log_level="INFO")
+    env = server_env(
+        url,
+        model_path,
+        db_statement_timeout_ms="30000",
+        log_level="INFO",
+        threadpool_size=str(IN_FLIGHT + 2),
+        db_pool_size=str(IN_FLIGHT + 2),
+    )
     with running_server(env, tmp_path / "server.log", graceful_seconds=GRACE) as server:
         # Load first: acknowledged writes that must survive the shutdown.
         load = WriteLoad(server.base_url, threads=4)
