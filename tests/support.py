@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.config import Config
 
@@ -15,7 +18,32 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = normalise_database_url(
     os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 )
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def in_ci() -> bool:
+    """True under CI (CI=true), where a missing tool or server fails instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+IN_CI = in_ci()
+
+DEFAULT_INSTALL_HINT = "a dev dependency (requirements-dev.txt) or `make tools`"
+
+
+def require_tool(name: str, install_hint: str = DEFAULT_INSTALL_HINT) -> str:
+    """Path of an executable, preferring the running interpreter's virtualenv.
+
+    Under CI=true a missing tool fails the test (a check that does not run is a missing
+    check); elsewhere it skips with the way to install it, so a partial setup runs the rest.
+    """
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.is_file() else shutil.which(name)
+    if found is None:
+        message = f"{name} not found: {install_hint}"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message + " (CI=true makes this a failure)")
+    return found
 
 
 def alembic_config(database_url: str) -> Config:

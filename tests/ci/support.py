@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support import in_ci, require_tool
+
 REPO = Path(__file__).resolve().parents[2]
 GITHUB_DIR = REPO / ".github"
 WORKFLOWS_DIR = GITHUB_DIR / "workflows"
 SCRIPTS_DIR = GITHUB_DIR / "scripts"
 WORKFLOW_FILES = sorted(WORKFLOWS_DIR.glob("*.yml"))
-
-
-def in_ci() -> bool:
-    """True when running under CI (CI=true), where a missing tool is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def require_tool(name: str) -> str:
-    """Path of an executable, preferring the active virtualenv; fail under CI if it is missing.
-
-    Outside CI a missing tool skips the test with the reason, so a partial local setup still
-    runs the rest; under CI=true it fails loudly, because a skipped check is a missing check.
-    """
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.is_file() else shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (it is a dev dependency / .ci/run tool)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def require_file(path: Path) -> Path:

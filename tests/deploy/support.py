@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
+from tests.support import in_ci, require_tool  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_DIR = REPO / "k8s"
@@ -46,27 +45,6 @@ SERVER_COMMAND = [
 APP_UID = 10001
 SCRAPE_JOB = "itemsense-api"
 RUNBOOK_BASE = "https://github.com/itemsense/itemsense/blob/main/docs/operations.md#"
-
-
-def in_ci() -> bool:
-    """True under CI (CI=true), where a missing tool fails the test instead of skipping it."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def require_tool(name: str, install_hint: str) -> str:
-    """Path of an executable, preferring the active virtualenv's bin directory.
-
-    Outside CI a missing tool skips with the way to install it; under CI=true it fails,
-    because a check that does not run is a missing check.
-    """
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.is_file() else shutil.which(name)
-    if found is None:
-        message = f"{name} not found: {install_hint}"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message + " (CI=true makes this a failure)")
-    return found
 
 
 def run(

@@ -6,14 +6,11 @@ Everything here skips fenced code blocks, where `# comment` lines are not headin
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.support import in_ci, require_tool  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -27,27 +24,6 @@ _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+-]*)")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 _LINK = re.compile(r"!?\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-
-
-def in_ci() -> bool:
-    """True under CI (CI=true), where a missing tool fails the test instead of skipping it."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def require_tool(name: str) -> str:
-    """Path of an executable, preferring the running interpreter's virtualenv.
-
-    Under CI=true a missing tool fails the test (a check that does not run is a missing
-    check); elsewhere it skips with the reason, so a partial local setup runs the rest.
-    """
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.is_file() else shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (dev dependency or `make tools`)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def prose_lines(text: str) -> Iterator[str]:
