@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry hooks look up the global providers on every request;
+        # this service's telemetry is Prometheus metrics and JSON logs (docs/operations.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.api_keys = ApiKeys.from_settings(settings)

@@ -43,6 +43,7 @@ _TEXTS = [
 ]
 
 # name -> (method, path, wrk Lua script body or None, share of bare handler to reach)
+BASELINE = "bare async def"
 LUA_RANDOM = "math.randomseed(os.time())\n"
 TARGETS: dict[str, tuple[str, str | None, float | None]] = {
     "bare async def": ("/", None, None),
@@ -194,6 +195,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--server-cpus", default="0", help="taskset list for both servers")
     parser.add_argument("--load-cpus", default="1", help="taskset list for wrk")
+    parser.add_argument(
+        "--only", default="", help="regex: measure only matching endpoints (and the baseline)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: `make tools` (Debian package wrk)")
@@ -266,26 +270,36 @@ def _run_rounds(
     service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
     wait_ready(service_base + "/health/ready", service)
     wait_ready(bare_base + "/", bare)
+    targets = selected_targets(args.only)
     # Warm both (connections, caches, JIT-free but allocator-warm) before measuring.
-    for name, (path, lua, _) in TARGETS.items():
-        base = bare_base if name == "bare async def" else service_base
+    for name, (path, lua, _) in targets.items():
+        base = bare_base if name == BASELINE else service_base
         run_wrk(base, path, lua, 1, args.connections, load_cpu, tmp)
-    samples: dict[str, list[Sample]] = {name: [] for name in TARGETS}
+    samples: dict[str, list[Sample]] = {name: [] for name in targets}
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number}/{args.rounds}", file=sys.stderr, flush=True)
-        for name, (path, lua, _) in TARGETS.items():
-            base = bare_base if name == "bare async def" else service_base
+        for name, (path, lua, _) in targets.items():
+            base = bare_base if name == BASELINE else service_base
             samples[name].append(
                 run_wrk(base, path, lua, args.seconds, args.connections, load_cpu, tmp)
             )
     return samples
 
 
+def selected_targets(pattern: str) -> dict[str, tuple[str, str | None, float | None]]:
+    """The baseline plus every target whose name matches `pattern` (all when empty)."""
+    return {
+        name: target
+        for name, target in TARGETS.items()
+        if name == BASELINE or re.search(pattern, name)
+    }
+
+
 def _report(samples: dict[str, list[Sample]], args: argparse.Namespace) -> int:
     def median(name: str, field: str) -> float:
         return statistics.median(getattr(s, field) for s in samples[name])
 
-    bare_rps = median("bare async def", "rps")
+    bare_rps = median(BASELINE, "rps")
     print(
         f"\n{args.workers} worker(s), {args.connections} connections, {args.rounds} rounds x "
         f"{args.seconds} s, medians; ratio = requests/s over the bare async def handler's\n"
@@ -293,7 +307,8 @@ def _report(samples: dict[str, list[Sample]], args: argparse.Namespace) -> int:
     header = f"{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99/p50':>9}"
     print(header + f"{'non-2xx':>9}{'ratio':>8}{'target':>8}  ok")
     failures = 0
-    for name, (_, _, target) in TARGETS.items():
+    for name in samples:
+        target = TARGETS[name][2]
         rps, p50, p99 = median(name, "rps"), median(name, "p50_ms"), median(name, "p99_ms")
         bad = sum(s.non_2xx + s.socket_errors for s in samples[name])
         ratio = rps / bare_rps

@@ -60,7 +60,52 @@ def test_every_operation_is_documented_with_examples(client: TestClient) -> None
         assert op.get("summary") and op.get("description"), (method, path)
         if "requestBody" in op:
             body_schema = op["requestBody"]["content"]["application/json"]["schema"]
-            name = body_schema["$ref"].rsplit("/", 1)[-1]
-            assert schema["components"]["schemas"][name].get("examples"), name
+            if "$ref" in body_schema:  # inline for /predict, which parses its own body
+                body_schema = schema["components"]["schemas"][body_schema["$ref"].split("/")[-1]]
+            assert body_schema.get("examples"), (method, path)
     for name in ("ItemRead", "PredictionOut"):
         assert schema["components"]["schemas"][name].get("examples"), name
+
+
+def _requests_total(client: TestClient, **labels: str) -> float:
+    return sum(
+        value
+        for name, sample_labels, value in samples(client)
+        if name == "starlette_requests_total" and labels.items() <= sample_labels.items()
+    )
+
+
+def test_http_metrics_count_each_answer_under_its_route_and_status(client: TestClient) -> None:
+    def count(status: str) -> float:
+        return _requests_total(client, path="/items/{item_id}", method="GET", status_code=status)
+
+    ok_before, missing_before = count("200"), count("404")
+    item = client.post("/items", json={"name": "counted"}).json()
+    for _ in range(3):
+        client.get(f"/items/{item['id']}")
+    client.get("/items/987654")
+    assert count("200") == ok_before + 3
+    assert count("404") == missing_before + 1
+    # A path no route matches is not counted (it would be a label per scanned URL).
+    client.get("/no/such/route")
+    assert not any(
+        labels.get("path") == "/no/such/route"
+        for name, labels, _ in samples(client)
+        if name.startswith("starlette_")
+    )
+    in_progress = [
+        value
+        for name, labels, value in samples(client)
+        if name == "starlette_requests_in_progress" and labels.get("method") == "GET"
+    ]
+    assert in_progress == [0.0]  # back to zero between requests
+
+
+def test_request_duration_histogram_counts_like_the_request_counter(client: TestClient) -> None:
+    client.post("/predict", json={"text": "fine"})
+    durations = sum(
+        value
+        for name, labels, value in samples(client)
+        if name == "starlette_request_duration_seconds_count" and labels["path"] == "/predict"
+    )
+    assert durations == _requests_total(client, path="/predict") > 0

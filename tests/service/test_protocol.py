@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+
+from app.observability import format_log_time
 
 
 def test_body_over_limit_is_413(make_client: Callable[..., TestClient]) -> None:
@@ -116,3 +119,11 @@ def test_cors_allows_only_configured_origins(make_client: Callable[..., TestClie
 def test_cors_is_off_by_default(client: TestClient) -> None:
     response = client.get("/", headers={"Origin": "https://shop.example"})
     assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize("timestamp", [0.0, 1_700_000_000.0, 1_700_000_000.9994, 1_799_999_999.5])
+def test_log_time_is_utc_iso_with_milliseconds(timestamp: float) -> None:
+    logged = datetime.fromisoformat(format_log_time(timestamp))
+    assert logged.utcoffset() == timedelta(0)
+    assert abs(logged.timestamp() - timestamp) < 0.001
+    assert logged.microsecond % 1000 == 0
