@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import RowMapping
 
-from app.items.schemas import MAX_ID, ItemCreate, ItemPage, ItemRead, ItemUpdate
+from app.items.schemas import MAX_ID, ItemCreate, ItemPage, ItemRead, ItemUpdate, item_json
 from app.items.service import ItemsService
 from app.observability import ITEMS_WRITTEN
 from app.security import WriteAccess
@@ -69,7 +70,7 @@ _AUTH: Responses = {
 
 
 def _item_response(row: RowMapping, status_code: int = 200, **headers: str) -> Response:
-    body = ItemRead.model_validate(row).model_dump_json()
+    body = to_json(item_json(row))
     return Response(
         body,
         status_code=status_code,
@@ -111,13 +112,13 @@ def list_items(
 ) -> Response:
     """One page of items ordered by id, with the total count for paging."""
     rows, total = items_service(request).list_page(limit, offset)
-    page = ItemPage(
-        items=[ItemRead.model_validate(row) for row in rows],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
-    return Response(page.model_dump_json(), media_type="application/json")
+    page = {
+        "items": [item_json(row) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+    return Response(to_json(page), media_type="application/json")
 
 
 @router.get(
