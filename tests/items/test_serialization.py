@@ -3,16 +3,19 @@ what `ItemRead` / `ItemPage` would produce, for every kind of value, on both dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from pydantic_core import to_json
 
 from app.config import Settings
 from app.db import create_db_engine
 from app.items.schemas import ItemPage, ItemRead, item_json
 from app.items.service import ItemsService
+from tests.support import migrate
 
 FIELDS = [
     {"name": "plain"},
@@ -52,3 +55,26 @@ def test_page_json_equals_item_page(service: ItemsService) -> None:
         items=[ItemRead.model_validate(r) for r in rows], total=total, limit=100, offset=0
     )
     assert to_json(page).decode() == expected.model_dump_json()
+
+
+def test_rows_carry_exact_cents_and_utc_on_both_databases(service: ItemsService) -> None:
+    created = service.create({"name": "x", "price": Decimal("0.5")})
+    for row in (created, service.get(created["id"]), service.list_page(1, 0)[0][0]):
+        assert row["price"] == Decimal("0.50") and row["price"].as_tuple().exponent == -2
+        assert row["created_at"].tzinfo is UTC and row["updated_at"].tzinfo is UTC
+
+
+def test_postgresql_rows_are_utc_whatever_the_server_time_zone(
+    create_pg_database: Callable[[], str],
+) -> None:
+    url = create_pg_database()
+    migrate(url)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        database = conn.execute(sa.text("SELECT current_database()")).scalar_one()
+        conn.execute(sa.text(f"ALTER DATABASE \"{database}\" SET timezone TO 'Asia/Kolkata'"))
+    engine.dispose()
+    service = ItemsService(create_db_engine(Settings(database_url=url)))
+    row = service.get(service.create({"name": "x"})["id"])
+    assert row["created_at"].tzinfo is UTC
+    assert to_json(item_json(row)).decode().endswith('Z"}')
