@@ -9,10 +9,14 @@ located under `body`, and 400 for a body that is not UTF-8.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -67,3 +71,27 @@ def request_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+class RequestOnlyRoute(APIRoute):
+    """A route whose `async def` endpoint takes just the `Request`, called without FastAPI's
+    dependency resolution (which parses the query string and headers into parameters the
+    endpoint does not have). FastAPI's documented extension point for this is
+    `get_route_handler`; OpenAPI still comes from the route's declaration.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Call the endpoint with the request; it must return a `Response`."""
+        endpoint = self.endpoint
+        parameters = list(inspect.signature(endpoint).parameters.values())
+        if not inspect.iscoroutinefunction(endpoint) or [p.annotation for p in parameters] not in (
+            [Request],
+            ["Request"],
+        ):
+            raise TypeError(f"{endpoint.__name__} must be `async def f(request: Request)`")
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request)
+            return response
+
+        return handler

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.testclient import TestClient
+
+from app.json_body import RequestOnlyRoute
 
 JSON = {"content-type": "application/json"}
 
@@ -72,3 +75,24 @@ def test_openapi_documents_the_predict_body(client: TestClient) -> None:
     assert schema["required"] == ["text"]
     assert schema["properties"]["text"]["maxLength"] == 5000
     assert schema["additionalProperties"] is False
+
+
+def test_request_only_route_refuses_endpoints_it_cannot_call() -> None:
+    async def takes_a_body(text: str) -> Response:
+        return Response(text)
+
+    def not_async(request: Request) -> Response:
+        return Response()
+
+    async def fine(request: Request) -> Response:
+        return Response("ok")
+
+    for endpoint in (takes_a_body, not_async):
+        router = APIRouter()
+        with pytest.raises(TypeError, match="must be `async def"):
+            router.add_api_route("/x", endpoint, route_class_override=RequestOnlyRoute)
+    router = APIRouter()
+    router.add_api_route("/x", fine, route_class_override=RequestOnlyRoute)
+    app = FastAPI()
+    app.include_router(router)
+    assert TestClient(app).get("/x").text == "ok"
