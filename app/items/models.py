@@ -1,6 +1,15 @@
-"""The items table (SQLAlchemy Core). Alembic migrations must match it exactly."""
+"""The items tables (SQLAlchemy Core). Alembic migrations must match them exactly."""
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
 
 from app.db import Money, UTCDateTime, metadata
 
@@ -18,4 +27,14 @@ items = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# One row holding the number of items, kept exact by triggers on `items` (migration 0003),
+# so a page's total is one row read instead of a count(*) over the whole table.
+items_count = Table(
+    "items_count",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("total", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
 )

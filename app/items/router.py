@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, status
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy import RowMapping
 
-from app.items.schemas import MAX_ID, ItemCreate, ItemPage, ItemRead, ItemUpdate, item_json
+from app.items.schemas import MAX_ID, ItemCreate, ItemPage, ItemRead, ItemUpdate
 from app.items.service import ItemsService
 from app.observability import ITEMS_WRITTEN
 from app.security import WriteAccess
@@ -67,6 +68,19 @@ _AUTH: Responses = {
     401: _detail("API keys are configured and none was sent.", "API key required"),
     403: _detail("The API key sent is not accepted.", "API key not accepted"),
 }
+
+
+_ITEM_FIELDS = tuple(ItemRead.model_fields)
+
+
+def item_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A stored row as the plain dict `ItemRead` would serialize, for `pydantic_core.to_json`.
+
+    Rows come from our own table through typed columns (exact `Decimal`, UTC `datetime`), so
+    validating them again as `ItemRead` would only cost time: about 6 us per item, most of a
+    page's serialization. `tests/items/test_serialization.py` checks the bytes are identical.
+    """
+    return {name: row[name] for name in _ITEM_FIELDS}
 
 
 def _item_response(row: RowMapping, status_code: int = 200, **headers: str) -> Response:

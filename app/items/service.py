@@ -6,9 +6,9 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, RowMapping, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, bindparam, delete, insert, select, update
 
-from app.items.models import items
+from app.items.models import items, items_count
 
 
 class ItemNotFoundError(Exception):
@@ -33,16 +33,16 @@ class VersionMismatchError(Exception):
 _ALL_COLUMNS = list(items.c)
 _GET = select(*_ALL_COLUMNS).where(items.c.id == bindparam("item_id"))
 _VERSION = select(items.c.version).where(items.c.id == bindparam("item_id"))
-# The total rides along as an uncorrelated scalar subquery: PostgreSQL counts once per query
-# (an index-only scan), instead of a window count that would sort every row before LIMIT.
-_TOTAL = select(func.count()).select_from(items).scalar_subquery()
+# The total rides along as a scalar subquery on the one-row count table (maintained by
+# triggers): read in the same statement, so it matches the page's snapshot exactly.
+_TOTAL = select(items_count.c.total).where(items_count.c.id == 1).scalar_subquery()
 _PAGE = (
     select(*_ALL_COLUMNS, _TOTAL.label("total"))
     .order_by(items.c.id)
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-_COUNT = select(func.count()).select_from(items)
+_COUNT = select(_TOTAL)
 
 
 class ItemsService:

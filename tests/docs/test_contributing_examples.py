@@ -130,12 +130,12 @@ def test_the_migration_example_generates_round_trips_and_checks(
     alembic = tool("alembic")
     assert run([alembic, "upgrade", "head"], scratch, env).returncode == 0
     generated = run(
-        [alembic, "revision", "--autogenerate", "--rev-id", "0003", "-m", "add sku to items"],
+        [alembic, "revision", "--autogenerate", "--rev-id", "0004", "-m", "add sku to items"],
         scratch,
         env,
     )
     assert generated.returncode == 0, generated.stderr
-    [path] = (scratch / "migrations" / "versions").glob("*_0003_add_sku_to_items.py")
+    [path] = (scratch / "migrations" / "versions").glob("*_0004_add_sku_to_items.py")
     assert run([tool("ruff"), "format", str(path)], scratch, env).returncode == 0
     # What CONTRIBUTING.md shows is what Alembic writes (after `make format`).
     shown = example("def upgrade() -> None:")

@@ -13,7 +13,8 @@ from pydantic_core import to_json
 
 from app.config import Settings
 from app.db import create_db_engine
-from app.items.schemas import ItemPage, ItemRead, item_json
+from app.items.router import item_json
+from app.items.schemas import ItemPage, ItemRead
 from app.items.service import ItemsService
 from tests.support import migrate
 
