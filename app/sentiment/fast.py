@@ -1,37 +1,61 @@
 """A scorer that runs a fitted pipeline's vocabulary, idf and coefficients directly.
 
-``Pipeline.predict_proba`` on one text spends ~0.5 ms in input validation and sparse-matrix
-plumbing. For a linear model over L2-normalised TF-IDF blocks plus a few dense features,
+``Pipeline.predict_proba`` on one text spends milliseconds in input validation and
+sparse-matrix plumbing. For a linear model over L2-normalised TF-IDF blocks plus a few dense
+features,
 
     z = b + sum over TF-IDF blocks of (sum_t v_t * w_t) / sqrt(sum_t v_t ** 2) + f . w_dense
-    v_t = tf'(t) * idf_t,   tf' = 1 + log(count) if sublinear_tf else count,
+    v_t = tf'(c_t) * idf_t,   tf'(c) = 1 + log(c) if sublinear_tf else c,
 
-so one dictionary look-up per n-gram and a few float operations give the same number (to
-~1e-15) in microseconds. For this project's recipe (``text.normalize`` + ``text.tokenize``
-words, ``char_wb`` n-grams, lexicon features) the text is normalised and tokenised once and
-the n-grams are generated exactly as scikit-learn does; any other vectorizer is run through
-its own ``build_analyzer()``. ``tests/sentiment/test_fast.py`` proves the agreement on every
-training text and ``load_model`` re-checks it on probe texts at every load.
+so a few dictionary look-ups and float operations give the same number (to ~1e-15) in
+microseconds. The sums are taken over n-gram *occurrences*: with ``iw = idf * w`` and
+``i2 = idf ** 2`` per column,
+
+    sum_t v_t w_t = sum over occurrences of iw * tf'(c) / c,
+    sum_t v_t^2   = sum over occurrences of i2 * tf'(c) ** 2 / c,
+
+which needs no de-duplication of the n-grams, only each occurrence's count c (mostly 1).
+
+For this project's recipe (``text.normalize`` + ``text.tokenize`` words, ``char_wb`` n-grams,
+lexicon features) the text is normalised and tokenised once and the n-grams are generated
+exactly as scikit-learn does; any other vectorizer is run through its own
+``build_analyzer()``. ``tests/sentiment/test_fast.py`` proves the agreement, single and
+batch, on every training text and ``load_model`` re-checks it on probe texts at every load.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from itertools import pairwise
+from itertools import chain, compress, pairwise, repeat
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from app.sentiment.lexicon import LexiconFeatures
+from app.sentiment.lexicon import (
+    AFTER_BUT,
+    ALPHA,
+    BEFORE_BUT,
+    BOOST,
+    BOOSTERS,
+    DAMP,
+    DAMPENERS,
+    NEGATION_SCALAR,
+    LexiconFeatures,
+)
 from app.sentiment.nb import NBScaler
+from app.sentiment.pipeline import CharNgrams
 from app.sentiment.text import NEGATION_PREFIX, normalize, tokenize
 
 # What a block needs: raw text, normalised text, tokens of the normalised text.
 _Inputs = tuple[str, str, list[str]]
+_Floats = npt.NDArray[np.float64]
+_Ints = npt.NDArray[np.intp]
+# Counts below this index a precomputed table of tf'(c) / c and tf'(c) ** 2 / c.
+_TF_TABLE_SIZE = 4096
 
 
 class UnsupportedPipelineError(ValueError):
@@ -69,183 +93,375 @@ def char_wb_ngrams(text: str, min_n: int, max_n: int) -> list[str]:
     return out
 
 
-def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
-    """How a word-level vectorizer's n-grams are produced from the shared inputs."""
-    min_n, max_n = vec.ngram_range
-    if _is_ours(vec) and vec.analyzer == "word" and vec.tokenizer is tokenize:
-        return lambda inputs: word_ngrams(inputs[2], min_n, max_n)
-    analyzer = vec.build_analyzer()
-    return lambda inputs: list(analyzer(inputs[0]))
+def _tf(counts: npt.NDArray[Any], sublinear: bool) -> _Floats:
+    """tf'(c) of each count."""
+    c = counts.astype(np.float64)
+    return np.log(c) + 1.0 if sublinear else c
 
 
-def _unwrap(step: Any) -> tuple[Any, npt.NDArray[np.float64] | float]:
-    """A union member and the per-column factor applied after it: either a bare
-    transformer (factor 1) or ``Pipeline([vectorizer, NBScaler])`` (factor ``scale_``)."""
-    inner = getattr(step, "steps", None)
-    if inner is None:
-        return step, 1.0
-    _check(
-        len(inner) == 2 and isinstance(inner[1][1], NBScaler),
-        "a union member pipeline must be [vectorizer, NBScaler]",
-    )
-    return inner[0][1], np.asarray(inner[1][1].scale_, dtype=np.float64)
+class _Columns:
+    """Per-column products of one TF-IDF block, ``iw = idf * w`` and ``i2 = idf ** 2``, with
+    one extra all-zero column that unknown terms can point at, and tables of tf'(c) / c and
+    tf'(c) ** 2 / c by count (1-D arrays: NumPy gathers from them several times faster than
+    rows of a 2-D table)."""
 
+    def __init__(self, vec: Any, weights: _Floats) -> None:
+        idf = np.asarray(vec.idf_, dtype=np.float64)
+        self.width = idf.size
+        self.iw: _Floats = np.append(idf * weights, 0.0)
+        self.i2: _Floats = np.append(idf * idf, 0.0)
+        self.sublinear = bool(vec.sublinear_tf)
+        counts = np.arange(_TF_TABLE_SIZE)
+        counts[0] = 1  # count 0 never occurs
+        tf = _tf(counts, self.sublinear)
+        self.tf = tf
+        self.tf2 = tf * tf
+        self.per_occurrence = tf / counts
+        self.per_occurrence2 = tf * tf / counts
 
-def _vocabulary_words(transformers: Any) -> list[str]:
-    """Single words of the word-level vocabularies without negation marks, most frequent
-    (lowest idf) first."""
-    idf_of: dict[str, float] = {}
-    for _, step in transformers:
-        vec = _unwrap(step)[0]
-        if getattr(vec, "analyzer", None) == "word":
-            for term, col in vec.vocabulary_.items():
-                if " " not in term:
-                    word = term.removeprefix(NEGATION_PREFIX)
-                    idf_of[word] = min(idf_of.get(word, math.inf), float(vec.idf_[col]))
-    return sorted(idf_of, key=lambda w: (idf_of[w], w))
-
-
-def _is_ours(vec: Any) -> bool:
-    return vec.preprocessor is normalize and vec.stop_words is None
-
-
-class _CharBlock:
-    """``char_wb`` TF-IDF block scored from a per-word cache of column indices.
-
-    char_wb n-grams never cross a space, so a text's n-grams are the concatenation of its
-    words' n-grams: each distinct word is turned into vocabulary columns once (the words of
-    the word vocabulary at load time), and a text costs one cache look-up per word plus a
-    few NumPy operations on its columns.
-    """
-
-    MAX_CACHED_WORDS = 50_000  # ~250 bytes each (<= ~13 MB); later new words are not cached
-
-    def __init__(self, vec: Any, weights: npt.NDArray[np.float64]) -> None:
-        # ``weights`` already include any per-column scaling (NBScaler).
-        self._min_n, self._max_n = vec.ngram_range
-        self._vocabulary: dict[str, int] = vec.vocabulary_
-        self._idf = np.asarray(vec.idf_, dtype=np.float64)
-        self._weights = np.asarray(weights, dtype=np.float64)
-        self._sublinear = bool(vec.sublinear_tf)
-        # Plain dict: get/set are atomic under the GIL, and a lost race only recomputes.
-        # Arrays, not lists: concatenating arrays beats converting a list of ints per text.
-        self._cache: dict[str, npt.NDArray[np.intp]] = {}
-
-    def _columns(self, word: str) -> npt.NDArray[np.intp]:
-        columns = self._cache.get(word)
-        if columns is None:
-            get = self._vocabulary.get
-            found = (get(g) for g in char_wb_ngrams(word, self._min_n, self._max_n))
-            columns = np.array([c for c in found if c is not None], dtype=np.intp)
-            if len(self._cache) < self.MAX_CACHED_WORDS:
-                self._cache[word] = columns
-        return columns
-
-    # Most frequent words also get their clause-final forms cached ("film." "film,").
-    PUNCTUATED_VARIANTS = 8_000
-
-    def prewarm(self, known_words: list[str]) -> None:
-        """Fill the cache for words the model has seen, most frequent first (at load time,
-        not request time), leaving room for words met at run time."""
-        budget = self.MAX_CACHED_WORDS * 2 // 3
-        for rank, word in enumerate(known_words):
-            forms = (word, word + ".", word + ",") if rank < self.PUNCTUATED_VARIANTS else (word,)
-            for form in forms:
-                self._columns(form)
-            if len(self._cache) >= budget:
-                break
-
-    def score(self, normalized: str) -> float:
-        """This block's contribution to the decision value."""
-        text_words = normalized.split()
-        if not text_words:
-            return 0.0
-        # concatenate always copies, so sorting below never touches the shared cache.
-        ordered = np.concatenate([self._columns(word) for word in text_words])
-        size = ordered.size
-        if size == 0:
-            return 0.0
-        # Count repeated columns by sorting (np.unique costs several times more per call).
-        ordered.sort()
-        first = np.empty(size, dtype=bool)
-        first[0] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        cols = ordered[starts]
-        if starts.size == size:  # every n-gram once: tf' = 1 either way
-            v = self._idf[cols]
-        else:
-            counts = np.empty(starts.size, dtype=np.float64)
-            counts[:-1] = starts[1:] - starts[:-1]
-            counts[-1] = size - starts[-1]
-            tf = np.log(counts) + 1.0 if self._sublinear else counts
-            v = tf * self._idf[cols]
-        return float(v @ self._weights[cols]) / math.sqrt(float(v @ v))
-
-    def score_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """``score`` of several normalised texts with one set of NumPy calls: columns are
-        keyed by (text, column), sorted once, and summed per text with ``bincount``."""
-        size = len(texts)
+    def batch_scores(self, owner: _Ints, cols: _Ints, size: int) -> _Floats:
+        """Block score of each of ``size`` texts from its columns' occurrences (``owner[i]``
+        is the text of occurrence ``i``): one sort of (text, column) keys for the batch."""
         out = np.zeros(size, dtype=np.float64)
-        arrays: list[npt.NDArray[np.intp]] = []
-        lengths: list[int] = []
-        for text in texts:
-            per_word = [self._columns(word) for word in text.split()]
-            arrays += per_word
-            lengths.append(sum(a.size for a in per_word))
-        total = sum(lengths)
+        total = cols.size
         if total == 0:
             return out
-        width = self._idf.size
-        owner = np.repeat(np.arange(size, dtype=np.intp), lengths)
-        keys = owner * width + np.concatenate(arrays)
+        width = self.width + 1
+        keys = owner.astype(np.int64) * width + cols
         keys.sort()
         first = np.empty(total, dtype=bool)
         first[0] = True
         np.not_equal(keys[1:], keys[:-1], out=first[1:])
         starts = np.flatnonzero(first)
-        counts = np.diff(np.append(starts, total)).astype(np.float64)
-        text_of, cols = np.divmod(keys[starts], width)
-        tf = np.log(counts) + 1.0 if self._sublinear else counts
-        v = tf * self._idf[cols]
-        sumsq = np.bincount(text_of, weights=v * v, minlength=size)
-        dot = np.bincount(text_of, weights=v * self._weights[cols], minlength=size)
+        counts = np.diff(starts, append=total)
+        text_of, col = np.divmod(keys[starts], width)
+        # Per distinct (text, column): tf'(c) * iw and tf'(c) ** 2 * i2.
+        if int(counts.max()) < _TF_TABLE_SIZE:
+            tf, tf2 = self.tf[counts], self.tf2[counts]
+        else:
+            tf = _tf(counts, self.sublinear)
+            tf2 = tf * tf
+        dot = np.bincount(text_of, weights=tf * self.iw[col], minlength=size)
+        sumsq = np.bincount(text_of, weights=tf2 * self.i2[col], minlength=size)
         scored = sumsq > 0.0
         out[scored] = dot[scored] / np.sqrt(sumsq[scored])
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _TfidfBlock:
-    ngrams: Callable[[_Inputs], list[str]]
-    table: dict[str, tuple[float, float]]  # term -> (idf, coefficient)
-    sublinear: bool
+class _WordBlock:
+    """TF-IDF block over terms produced by ``ngrams`` (word n-grams, or any analyzer)."""
 
-    def score(self, inputs: _Inputs) -> float:
+    def __init__(self, ngrams: Callable[[_Inputs], list[str]], vec: Any, weights: _Floats) -> None:
+        self.ngrams = ngrams
+        self._columns = columns = _Columns(vec, weights)
+        vocabulary: dict[str, int] = vec.vocabulary_
+        self._column_of = vocabulary
+        iw, i2 = columns.iw.tolist(), columns.i2.tolist()
+        # term -> idf * w + idf ** 2 * 1j: one sum() adds the dot product and the norm.
+        self._pairs = {term: complex(iw[col], i2[col]) for term, col in vocabulary.items()}
+        self._sublinear = columns.sublinear
+
+    def score(self, terms: list[str]) -> float:
         """This block's contribution to the decision value."""
-        get = self.table.get
-        log = math.log
-        sumsq = 0.0
-        dot = 0.0
-        for term, count in Counter(self.ngrams(inputs)).items():
-            entry = get(term)
-            if entry is None:
-                continue
-            idf, w = entry
-            if count == 1:  # most terms: tf' = 1 whether sublinear or not
-                sumsq += idf * idf
-                dot += idf * w
-                continue
-            v = (log(count) + 1.0) * idf if self.sublinear else count * idf
-            sumsq += v * v
-            dot += v * w
+        pairs = self._pairs
+        # Sums over occurrences as if each term occurred once (a C-level loop) ...
+        total: complex = sum(map(pairs.get, terms, repeat(0j)), 0j)
+        dot, sumsq = total.real, total.imag
+        if len(set(terms)) != len(terms):
+            # ... corrected for the few repeated terms: tf'(c) instead of c occurrences.
+            for term, count in Counter(terms).items():
+                if count > 1 and (pair := pairs.get(term)) is not None:
+                    tf = math.log(count) + 1.0 if self._sublinear else float(count)
+                    dot += (tf - count) * pair.real
+                    sumsq += (tf * tf - count) * pair.imag
         return dot / math.sqrt(sumsq) if sumsq > 0.0 else 0.0
 
+    def score_batch(self, terms_per_text: list[list[str]]) -> _Floats:
+        """``score`` of each text's terms, the arithmetic done once for the whole batch."""
+        size = len(terms_per_text)
+        lengths = [len(t) for t in terms_per_text]
+        total = sum(lengths)
+        unknown = self._columns.width  # the all-zero column
+        get = self._column_of.get
+        cols = np.fromiter(
+            map(get, chain.from_iterable(terms_per_text), repeat(unknown)),
+            dtype=np.intp,
+            count=total,
+        )
+        owner = np.repeat(np.arange(size, dtype=np.intp), lengths)
+        known = cols != unknown
+        return self._columns.batch_scores(owner[known], cols[known], size)
 
-@dataclass(frozen=True, slots=True)
-class _DenseBlock:
-    features: Callable[[list[str]], list[float]]  # from tokens
-    weights: tuple[float, ...]
+
+class _CharBlock:
+    """``char_wb`` TF-IDF block scored from a table of per-word vocabulary columns.
+
+    char_wb n-grams never cross a space, so a text's n-grams are the concatenation of its
+    words' n-grams. The columns of the model's known words (their clause-final forms, and
+    the short tokens the vocabulary holds whole, like ":)") are computed once at load time;
+    the table never grows, so a text costs the same whatever came before it. The other
+    words of a text are padded and joined into one string whose n-grams are looked up in
+    one pass: n-grams across two padded words contain two adjacent spaces, which no
+    vocabulary entry does. Occurrences are counted with a per-thread zeroed array indexed
+    by column (no sort).
+    """
+
+    # Clause-final forms ("film." "film,") are stored for the most frequent words.
+    PUNCTUATED_VARIANTS = 8_000
+    SUFFIXES = (".", ",")
+
+    def __init__(self, vec: Any, weights: _Floats, known_words: list[str]) -> None:
+        # ``weights`` already include any per-column scaling (NBScaler).
+        self._min_n, self._max_n = vec.ngram_range
+        _check(1 <= self._min_n <= 3, "char_wb n-grams must start at n <= 3")
+        self._vocabulary: dict[str, int] = vec.vocabulary_
+        self._columns = _Columns(vec, weights)
+        self._local = threading.local()
+        whole = [g[1:-1] for g in self._vocabulary if len(g) > 2 and g[0] == g[-1] == " "]
+        table: dict[str, _Ints] = {}
+        for rank, word in enumerate([*known_words, *sorted(whole)]):
+            forms = (word, *(word + s for s in self.SUFFIXES))
+            for form in forms if rank < self.PUNCTUATED_VARIANTS else (word,):
+                if form not in table:
+                    table[form] = self._lookup([form])
+        self._table = table
+
+    def _lookup(self, words: list[str]) -> _Ints:
+        """Vocabulary columns of the char_wb n-grams of ``words``, in no particular order."""
+        text = "".join([" " + word + " " for word in words])
+        size = len(text)
+        get = self._vocabulary.get
+        found = [
+            get(text[i : i + n])
+            for n in range(self._min_n, self._max_n + 1)
+            for i in range(size - n + 1)
+        ]
+        return np.array([c for c in found if c is not None], dtype=np.intp)
+
+    def _arrays(self, words: list[str]) -> list[_Ints]:
+        """Column arrays covering the occurrences of ``words``' n-grams."""
+        arrays = [a for a in map(self._table.get, words) if a is not None]
+        if len(arrays) < len(words):
+            table = self._table
+            arrays.append(self._lookup([w for w in words if w not in table]))
+        return arrays
+
+    def _counter(self) -> npt.NDArray[np.int64]:
+        # Per thread: single predictions run on the event loop, batches in worker threads.
+        # int64 to match the added Python int: np.add.at is ~8 x slower when it must cast.
+        try:
+            counter: npt.NDArray[np.int64] = self._local.counter
+        except AttributeError:
+            counter = self._local.counter = np.zeros(self._columns.width + 1, dtype=np.int64)
+        return counter
+
+    def score(self, words: list[str]) -> float:
+        """This block's contribution to the decision value (``words``: the normalised text
+        split on whitespace)."""
+        if not words:
+            return 0.0
+        arrays = self._arrays(words)
+        cols = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+        size = cols.size
+        if size == 0:
+            return 0.0
+        counter = self._counter()
+        try:
+            np.add.at(counter, cols, 1)
+            counts = counter[cols]
+        finally:
+            counter[cols] = 0  # leave it zeroed for the next text, whatever happened
+        columns = self._columns
+        if size < _TF_TABLE_SIZE:  # no count can reach the table's end
+            r1, r2 = columns.per_occurrence[counts], columns.per_occurrence2[counts]
+        else:
+            tf = _tf(counts, columns.sublinear)
+            r1, r2 = tf / counts, tf * tf / counts
+        dot = float(np.dot(r1, columns.iw[cols]))
+        sumsq = float(np.dot(r2, columns.i2[cols]))
+        return dot / math.sqrt(sumsq) if sumsq > 0.0 else 0.0
+
+    def score_batch(self, words_per_text: list[list[str]]) -> _Floats:
+        """``score`` of several texts with one set of NumPy calls."""
+        size = len(words_per_text)
+        per_text = [self._arrays(words) for words in words_per_text]
+        arrays = list(chain.from_iterable(per_text))
+        if not arrays:
+            return np.zeros(size, dtype=np.float64)
+        lengths = [sum(a.size for a in text) for text in per_text]
+        owner = np.repeat(np.arange(size, dtype=np.intp), lengths)
+        return self._columns.batch_scores(owner, np.concatenate(arrays), size)
+
+
+class _AdditiveCharBlock:
+    """``pipeline.CharNgrams`` block: its dot product and squared norm are sums over the
+    words of a text, so each word contributes one pair, kept as the complex number
+    ``dot + sumsq * 1j`` (one ``sum`` adds both).
+
+    The pairs of the model's known words (with their clause-final forms, and the short
+    tokens the vocabulary holds whole, like ":)") are computed at load time. The table
+    never grows, so a text costs the same whatever came before it; its other words are
+    computed on the spot with one look-up per character: the n-grams of a padded word that
+    start at position i are the prefixes of its max_n-character window at i, so a table of
+    each vocabulary n-gram's *prefix sum* (the pairs of all its prefixes that are n-grams,
+    itself included) scores them at once. When a window is not in the vocabulary, its
+    longest prefix that is gives the same sum (no longer n-gram at i is in the vocabulary).
+    """
+
+    PUNCTUATED_VARIANTS = 8_000
+    SUFFIXES = (".", ",", "!", "?")
+    _SLICED_SIZES = 64  # padded words up to this size use precomputed slice lists
+
+    def __init__(self, part: CharNgrams, weights: _Floats, known_words: list[str]) -> None:
+        vec = part.vectorizer_
+        _check(
+            vec.analyzer == "char_wb" and _is_ours(vec) and vec.norm is None,
+            "CharNgrams must wrap an unnormalised char_wb TfidfVectorizer of normalize",
+        )
+        _check(not vec.sublinear_tf and not vec.binary and vec.use_idf, "need raw-count tf-idf")
+        min_n, max_n = self._min_n, _ = vec.ngram_range
+        idf = np.asarray(vec.idf_, dtype=np.float64)
+        iw = (idf * weights).tolist()
+        i2 = (idf * idf).tolist()
+        pairs = {gram: complex(iw[col], i2[col]) for gram, col in vec.vocabulary_.items()}
+        get = pairs.get
+        self._prefix_sums: dict[str, complex] = {
+            gram: sum([get(gram[:k], 0j) for k in range(min_n, len(gram) + 1)], 0j)
+            for gram in pairs
+        }
+        self._max_n = max_n
+        self._slices = [self._window_slices(size) for size in range(self._SLICED_SIZES + 1)]
+        whole = [g[1:-1] for g in pairs if len(g) > 2 and g[0] == g[-1] == " "]
+        words: dict[str, complex] = {}
+        for rank, word in enumerate([*known_words, *sorted(whole)]):
+            forms = (word, *(word + s for s in self.SUFFIXES))
+            for form in forms if rank < self.PUNCTUATED_VARIANTS else (word,):
+                if form not in words:
+                    words[form] = self._pair(form)
+        self._words = words
+
+    def _window_slices(self, size: int) -> list[slice]:
+        """Where the windows of a padded word of ``size`` characters start and end."""
+        return [slice(i, i + self._max_n) for i in range(size - self._min_n + 1)]
+
+    def _pair(self, word: str) -> complex:
+        """``dot + sumsq * 1j`` of the char_wb n-grams of one word."""
+        padded = " " + word + " "
+        size = len(padded)
+        slices = self._slices[size] if size <= self._SLICED_SIZES else self._window_slices(size)
+        windows = list(map(padded.__getitem__, slices))
+        sums = list(map(self._prefix_sums.get, windows))
+        total: complex = sum(filter(None, sums), 0j)  # C-level; drops None (and zeros)
+        if None in sums:
+            get = self._prefix_sums.get
+            for window, found in zip(windows, sums, strict=True):
+                if found is None:
+                    for end in range(len(window) - 1, self._min_n - 1, -1):
+                        shorter = get(window[:end])
+                        if shorter is not None:
+                            total += shorter
+                            break
+        return total
+
+    def _total(self, words: list[str], extra: dict[str, complex] | None = None) -> complex:
+        """The summed pair of ``words``. A word outside the table is computed once per call
+        (or once per batch, through the caller's ``extra`` dict)."""
+        values = list(map(self._words.get, words))
+        total: complex = sum(filter(None, values), 0j)
+        if None in values:
+            extra = {} if extra is None else extra
+            for word, value in zip(words, values, strict=True):
+                if value is None:
+                    pair = extra.get(word)
+                    if pair is None:
+                        pair = extra[word] = self._pair(word)
+                    total += pair
+        return total
+
+    def score(self, words: list[str]) -> float:
+        """This block's contribution to the decision value (``words``: the normalised text
+        split on whitespace)."""
+        total = self._total(words)
+        return total.real / math.sqrt(total.imag) if total.imag > 0.0 else 0.0
+
+    def score_batch(self, words_per_text: list[list[str]]) -> _Floats:
+        """``score`` of several texts."""
+        extra: dict[str, complex] = {}
+        totals = np.array(
+            [self._total(words, extra) for words in words_per_text], dtype=np.complex128
+        )
+        out = np.zeros(len(words_per_text), dtype=np.float64)
+        scored = totals.imag > 0.0
+        out[scored] = totals.real[scored] / np.sqrt(totals.imag[scored])
+        return out
+
+
+class _LexiconBlock:
+    """``LexiconFeatures`` of tokenised text dotted with their coefficients.
+
+    Mirrors ``lexicon.lexicon_features`` with the lexicon re-keyed by token (plain and
+    negation-marked forms), so only the few sentiment words of a text cost Python work.
+    """
+
+    def __init__(self, part: LexiconFeatures, weights: _Floats) -> None:
+        _check(getattr(part, "lexicon_", None) is not None, "lexicon block is not fitted")
+        scale = float(part.scale)
+        self._weights = [scale * float(w) for w in weights]
+        # token -> (valence, slot in counts: positive, negative, negated pos., negated neg.)
+        hits: dict[str, tuple[float, int, bool]] = {}
+        for word, valence in part.lexicon_.items():
+            if valence:
+                hits[word] = (valence, 0 if valence > 0 else 1, False)
+        for word, valence in part.lexicon_.items():
+            if valence:
+                hits[NEGATION_PREFIX + word] = (valence, 2 if valence > 0 else 3, True)
+        self._hits = hits
+        modifiers = {w: BOOST for w in BOOSTERS} | {w: DAMP for w in DAMPENERS}
+        self._modifier = modifiers | {NEGATION_PREFIX + w: m for w, m in modifiers.items()}
+        self._log1p = [math.log1p(k) for k in range(64)]
+
+    def score(self, tokens: list[str]) -> float:
+        """This block's contribution to the decision value."""
+        hits = list(map(self._hits.get, tokens))
+        at = list(compress(range(len(hits)), hits))  # C-level: positions of the hits
+        if not at:
+            return 0.0  # every feature is 0
+        modifier = self._modifier.get
+        valences: list[float] = []
+        counts = [0, 0, 0, 0]
+        for i in at:
+            v, slot, negated = hits[i]  # type: ignore[misc]
+            counts[slot] += 1
+            if i:
+                m = modifier(tokens[i - 1])
+                if m is not None:
+                    v *= m
+            valences.append(v * NEGATION_SCALAR if negated else v)
+        if "but" in tokens:
+            last_but = len(tokens) - 1 - tokens[::-1].index("but")
+            valences = [
+                v * (BEFORE_BUT if i < last_but else AFTER_BUT)
+                for i, v in zip(at, valences, strict=True)
+            ]
+        total = sum(valences)
+        positive = sum(v for v in valences if v > 0)
+        negative = -sum(v for v in valences if v < 0)
+        mass = positive + negative + 1.0
+        bins = [0, 0, 0, 0]
+        for v in valences:
+            bins[(0 if v <= -2 else 1) if v < 0 else (2 if v < 2 else 3)] += 1
+        log1p = self._log1p if len(valences) < len(self._log1p) else None
+        counters = [*bins, *counts]
+        logs = [log1p[k] for k in counters] if log1p else [math.log1p(k) for k in counters]
+        w = self._weights
+        z = (
+            total / math.sqrt(total * total + ALPHA) * w[0]
+            + positive / mass * w[1]
+            + negative / mass * w[2]
+        )
+        for value, weight in zip(logs, w[3:], strict=True):
+            z += value * weight
+        return z
 
 
 class FastScorer:
@@ -264,16 +480,29 @@ class FastScorer:
         self.classes: tuple[str, str] = (str(clf.classes_[0]), str(clf.classes_[1]))
         self.intercept = float(clf.intercept_[0])
         weights = coef[0]
-        tfidf: list[_TfidfBlock] = []
-        dense: list[_DenseBlock] = []
-        chars: list[_CharBlock] = []
+        words: list[_WordBlock] = []
+        chars: list[_CharBlock | _AdditiveCharBlock] = []
+        lexicons: list[_LexiconBlock] = []
+        known: list[str] | None = None  # computed on first need, after the checks
+
+        def known_words() -> list[str]:
+            nonlocal known
+            if known is None:
+                known = _vocabulary_words(transformers)
+            return known
+
         offset = 0
         for _, step in transformers:
             part, scale = _unwrap(step)
             if isinstance(part, LexiconFeatures):
                 width = len(part.get_feature_names_out())
-                block_w = tuple(float(w) for w in weights[offset : offset + width])
-                dense.append(_DenseBlock(part.features_from_tokens, block_w))
+                lexicons.append(_LexiconBlock(part, weights[offset : offset + width]))
+                offset += width
+                continue
+            if isinstance(part, CharNgrams):
+                width = len(part.vectorizer_.vocabulary_)
+                block_w = weights[offset : offset + width] * scale
+                chars.append(_AdditiveCharBlock(part, block_w, known_words()))
                 offset += width
                 continue
             _check(part.norm == "l2" and part.use_idf and not part.binary, "need l2 TF-IDF")
@@ -281,34 +510,27 @@ class FastScorer:
             block_w = weights[offset : offset + width] * scale
             offset += width
             if _is_ours(part) and part.analyzer == "char_wb":
-                chars.append(_CharBlock(part, block_w))
-                continue
-            idf = part.idf_
-            table = {
-                term: (float(idf[col]), float(block_w[col]))
-                for term, col in part.vocabulary_.items()
-            }
-            tfidf.append(_TfidfBlock(_ngram_source(part), table, bool(part.sublinear_tf)))
+                chars.append(_CharBlock(part, block_w, known_words()))
+            else:
+                words.append(_WordBlock(_ngram_source(part), part, block_w))
         _check(offset == weights.size, "feature count does not match the coefficients")
-        self._tfidf = tuple(tfidf)
-        self._dense = tuple(dense)
+        self._words = tuple(words)
         self._chars = tuple(chars)
-        known = _vocabulary_words(transformers)
-        for block in chars:
-            block.prewarm(known)
+        self._lexicons = tuple(lexicons)
 
     def decision(self, text: str) -> float:
         """The logistic regression's decision value (log-odds of ``classes[1]``)."""
         normalized = normalize(text)
-        inputs: _Inputs = (text, normalized, tokenize(normalized))
+        tokens = tokenize(normalized)
         z = self.intercept
-        for block in self._tfidf:
-            z += block.score(inputs)
-        for chars in self._chars:
-            z += chars.score(normalized)
-        for dense in self._dense:
-            for value, w in zip(dense.features(inputs[2]), dense.weights, strict=True):
-                z += value * w
+        for block in self._words:
+            z += block.score(block.ngrams((text, normalized, tokens)))
+        if self._chars:
+            split = normalized.split()
+            for chars in self._chars:
+                z += chars.score(split)
+        for lexicon in self._lexicons:
+            z += lexicon.score(tokens)
         return z
 
     def proba_positive_class(self, text: str) -> float:
@@ -319,26 +541,65 @@ class FastScorer:
         e = math.exp(z)
         return e / (1.0 + e)
 
-    def decision_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """``decision`` for several texts; the character block runs once for the batch."""
+    def decision_batch(self, texts: Sequence[str]) -> _Floats:
+        """``decision`` for several texts; the TF-IDF arithmetic runs once for the batch."""
         size = len(texts)
         normalized = [normalize(t) for t in texts]
-        inputs: list[_Inputs] = [
-            (t, n, tokenize(n)) for t, n in zip(texts, normalized, strict=True)
-        ]
+        tokens = [tokenize(n) for n in normalized]
         z = np.full(size, self.intercept, dtype=np.float64)
-        for block in self._tfidf:
-            z += np.fromiter((block.score(i) for i in inputs), dtype=np.float64, count=size)
-        for chars in self._chars:
-            z += chars.score_batch(normalized)
-        for dense in self._dense:
-            weights = np.asarray(dense.weights, dtype=np.float64)
-            rows = np.array([dense.features(i[2]) for i in inputs], dtype=np.float64)
-            z += rows.reshape(size, weights.size) @ weights
+        for block in self._words:
+            ngrams = block.ngrams
+            z += block.score_batch([ngrams(i) for i in zip(texts, normalized, tokens, strict=True)])
+        if self._chars:
+            split = [n.split() for n in normalized]
+            for chars in self._chars:
+                z += chars.score_batch(split)
+        for lexicon in self._lexicons:
+            z += np.fromiter(map(lexicon.score, tokens), dtype=np.float64, count=size)
         return z
 
-    def proba_positive_class_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+    def proba_positive_class_batch(self, texts: Sequence[str]) -> _Floats:
         """Vector of P(classes[1] | text) for each text, in order."""
         z = self.decision_batch(texts)
-        out: npt.NDArray[np.float64] = 0.5 * (1.0 + np.tanh(0.5 * z))
+        out: _Floats = 0.5 * (1.0 + np.tanh(0.5 * z))
         return out
+
+
+def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
+    """How a word-level vectorizer's n-grams are produced from the shared inputs."""
+    min_n, max_n = vec.ngram_range
+    if _is_ours(vec) and vec.analyzer == "word" and vec.tokenizer is tokenize:
+        return lambda inputs: word_ngrams(inputs[2], min_n, max_n)
+    analyzer = vec.build_analyzer()
+    return lambda inputs: list(analyzer(inputs[0]))
+
+
+def _unwrap(step: Any) -> tuple[Any, _Floats | float]:
+    """A union member and the per-column factor applied after it: either a bare
+    transformer (factor 1) or ``Pipeline([vectorizer, NBScaler])`` (factor ``scale_``)."""
+    inner = getattr(step, "steps", None)
+    if inner is None:
+        return step, 1.0
+    _check(
+        len(inner) == 2 and isinstance(inner[1][1], NBScaler),
+        "a union member pipeline must be [vectorizer, NBScaler]",
+    )
+    return inner[0][1], np.asarray(inner[1][1].scale_, dtype=np.float64)
+
+
+def _vocabulary_words(transformers: Any) -> list[str]:
+    """Single words of the word-level vocabularies without negation marks, most frequent
+    (lowest idf) first."""
+    idf_of: dict[str, float] = {}
+    for _, step in transformers:
+        vec = _unwrap(step)[0]
+        if getattr(vec, "analyzer", None) == "word" and hasattr(vec, "idf_"):
+            for term, col in vec.vocabulary_.items():
+                if " " not in term:
+                    word = term.removeprefix(NEGATION_PREFIX)
+                    idf_of[word] = min(idf_of.get(word, math.inf), float(vec.idf_[col]))
+    return sorted(idf_of, key=lambda w: (idf_of[w], w))
+
+
+def _is_ours(vec: Any) -> bool:
+    return vec.preprocessor is normalize and vec.stop_words is None

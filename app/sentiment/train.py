@@ -36,7 +36,7 @@ from app.sentiment.pipeline import Recipe, fit_pipeline
 
 MODEL_NAME = "itemsense-sentiment"
 # Bump when the recipe or the text functions change; the artifact hash is appended.
-RECIPE_VERSION = "1.0.0"
+RECIPE_VERSION = "1.1.0"
 DEFAULT_SEED = 42
 CITATION = (
     "Hutto, C.J. & Gilbert, E.E. (2014). VADER: A Parsimonious Rule-based Model for Sentiment "
@@ -130,9 +130,12 @@ def _drop_process_state(estimator: Any) -> None:
     """
     if hasattr(estimator, "_stop_words_id"):
         del estimator._stop_words_id
-    for child in [s for _, s in getattr(estimator, "steps", [])] + [
-        t for _, t in getattr(estimator, "transformer_list", [])
-    ]:
+    inner = getattr(estimator, "vectorizer_", None)  # pipeline.CharNgrams
+    for child in (
+        [s for _, s in getattr(estimator, "steps", [])]
+        + [t for _, t in getattr(estimator, "transformer_list", [])]
+        + ([inner] if inner is not None else [])
+    ):
         _drop_process_state(child)
 
 

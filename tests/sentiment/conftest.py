@@ -23,6 +23,12 @@ def corpus() -> Corpus:
 
 
 @pytest.fixture(scope="session")
+def small_corpus(corpus: Corpus) -> Corpus:
+    """Every 8th sentence (for fitting extra pipelines quickly)."""
+    return corpus.subset(range(0, len(corpus), 8))
+
+
+@pytest.fixture(scope="session")
 def small_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every 8th line of each corpus file, bytes untouched (CRLF, odd encodings kept)."""
     out = tmp_path_factory.mktemp("small-data")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,20 +19,76 @@ from app.sentiment.fast import (
     char_wb_ngrams,
     word_ngrams,
 )
+from app.sentiment.pipeline import CharNgrams, Recipe, fit_pipeline
+
+
+def _assert_fast_path_equals_pipeline(pipeline: Any, texts: list[str]) -> None:
+    """Single texts, one batch of everything and batches of 100 all match predict_proba."""
+    scorer = FastScorer(pipeline)
+    positive = list(pipeline.classes_).index("positive")
+    expected = pipeline.predict_proba(texts)[:, positive]
+    single = np.array([scorer.proba_positive_class(t) for t in texts])
+    batch = scorer.proba_positive_class_batch(texts)
+    batches = np.concatenate(
+        [scorer.proba_positive_class_batch(texts[i : i + 100]) for i in range(0, len(texts), 100)]
+    )
+    assert np.max(np.abs(single - expected)) < 1e-9
+    assert np.max(np.abs(batch - expected)) < 1e-9
+    assert np.max(np.abs(batches - expected)) < 1e-9
+    # Not a vacuous match: the model really separates the texts.
+    assert 0.3 < float(np.mean(expected >= 0.5)) < 0.7
 
 
 def test_fast_path_equals_pipeline_on_every_training_text(
     full_pipeline: Any, corpus: Corpus
 ) -> None:
+    _assert_fast_path_equals_pipeline(full_pipeline, corpus.texts)
+
+
+@pytest.fixture(scope="module")
+def tfidf_pipeline(small_corpus: Corpus) -> Any:
+    """The previous recipe's character block (TfidfVectorizer: sublinear tf, L2 norm)."""
+    recipe = replace(Recipe(), char_block="tfidf", char_ngrams=(2, 5))
+    return fit_pipeline(small_corpus, recipe, 42)
+
+
+def test_tfidf_char_block_equals_pipeline_on_every_training_text(
+    tfidf_pipeline: Any, corpus: Corpus
+) -> None:
+    _assert_fast_path_equals_pipeline(tfidf_pipeline, corpus.texts)
+
+
+# Words the load-time tables cannot hold: unseen, very long (past the precomputed slice
+# lists), punctuated, repeated, non-ASCII.
+UNSEEN = [
+    "zzqxj vvkq zzqxj",
+    "floccinaucinihilipilification " * 3,
+    "x" * 70 + " great " + "y" * 200,
+    '(wow)!! "amazing", truly-unbelievable... :-) :) <3',
+    "caf\u00e9 na\u00efve \u00fcber \u2603 \U0001f600 good",
+    "good good good good good bad bad",
+]
+
+
+@pytest.mark.parametrize("char_block", ["additive", "tfidf"])
+def test_words_outside_the_tables_are_scored_exactly(
+    char_block: str, full_pipeline: Any, tfidf_pipeline: Any
+) -> None:
+    pipeline = full_pipeline if char_block == "additive" else tfidf_pipeline
+    scorer = FastScorer(pipeline)
+    positive = list(pipeline.classes_).index("positive")
+    expected = pipeline.predict_proba(UNSEEN)[:, positive]
+    single = [scorer.proba_positive_class(t) for t in UNSEEN]
+    assert np.allclose(single, expected, atol=1e-12, rtol=0)
+    assert np.allclose(scorer.proba_positive_class_batch(UNSEEN), expected, atol=1e-12, rtol=0)
+
+
+def test_a_score_does_not_depend_on_earlier_texts(full_pipeline: Any) -> None:
     scorer = FastScorer(full_pipeline)
-    positive = list(full_pipeline.classes_).index("positive")
-    expected = full_pipeline.predict_proba(corpus.texts)[:, positive]
-    single = np.array([scorer.proba_positive_class(t) for t in corpus.texts])
-    batch = scorer.proba_positive_class_batch(corpus.texts)
-    assert np.max(np.abs(single - expected)) < 1e-9
-    assert np.max(np.abs(batch - expected)) < 1e-9
-    # Not a vacuous match: the model really separates the texts.
-    assert 0.3 < float(np.mean(expected >= 0.5)) < 0.7
+    texts = ["the food was good", "zzqxj unseen words, the food was good", "the the the"]
+    cold = [scorer.decision(t) for t in texts]
+    again = [scorer.decision(t) for t in reversed(texts)][::-1]
+    assert cold == again
 
 
 def test_fast_path_handles_texts_without_known_features(full_pipeline: Any) -> None:
@@ -115,9 +173,30 @@ def test_word_ngrams_match_scikit_learn(ngram_range: tuple[int, int]) -> None:
         assert sorted(word_ngrams(text.split(), *ngram_range)) == sorted(analyzer(text))
 
 
-def test_char_cache_gives_the_same_scores_when_warm(full_pipeline: Any) -> None:
-    scorer = FastScorer(full_pipeline)
-    texts = ["the food was good", "good food, bad service", "the the the"]
-    cold = [scorer.decision(t) for t in texts]
-    warm = [scorer.decision(t) for t in texts]
-    assert cold == warm
+@pytest.mark.parametrize("char_block", ["additive", "tfidf"])
+def test_threads_score_the_same_as_one_thread(
+    char_block: str, full_pipeline: Any, tfidf_pipeline: Any, corpus: Corpus
+) -> None:
+    """The scorers keep no per-call state that threads could share by mistake."""
+    scorer = FastScorer(full_pipeline if char_block == "additive" else tfidf_pipeline)
+    texts = corpus.texts[:2000]
+    expected = [scorer.decision(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        chunks = [texts[i::4] for i in range(4)]
+        results = list(pool.map(lambda chunk: [scorer.decision(t) for t in chunk], chunks))
+    for i, chunk in enumerate(results):
+        assert chunk == expected[i::4]
+
+
+def test_char_ngrams_norm_is_additive_over_words(corpus: Corpus) -> None:
+    block = CharNgrams((1, 5), min_df=2).fit(corpus.texts[:3000])
+    idf = block.vectorizer_.idf_
+    unscaled = block.vectorizer_.transform(["good movie", "good", "movie"])  # count * idf
+    norm2 = np.asarray(unscaled @ idf).ravel()  # sum of count * idf ** 2
+    assert norm2[0] == pytest.approx(norm2[1] + norm2[2], rel=1e-12)
+    rows = block.transform(["", "zzqxj"])
+    assert rows[0].nnz == 0
+    assert len(block.get_feature_names_out()) == rows.shape[1]
+    # Without repeated n-grams (no 1-grams: the padding spaces repeat) it is the L2 norm.
+    row = CharNgrams((2, 5), min_df=2).fit(corpus.texts[:3000]).transform(["fun"])
+    assert float((row @ row.T).toarray()[0, 0]) == pytest.approx(1.0, rel=1e-12)
