@@ -29,12 +29,13 @@ items = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
-# One row holding the number of items, kept exact by triggers on `items` (migration 0003),
-# so a page's total is one row read instead of a count(*) over the whole table.
+# The number of items, kept exact by triggers on `items` (migration 0003) and split over 16
+# slots so that concurrent writers do not queue on one row lock; a page's total is the sum of
+# 16 rows instead of a count(*) over the whole table.
 items_count = Table(
     "items_count",
     metadata,
-    Column("id", SmallInteger, primary_key=True),
+    Column("slot", SmallInteger, primary_key=True),
     Column("total", BigInteger, nullable=False),
-    CheckConstraint("id = 1", name="single_row"),
+    CheckConstraint("slot >= 0 AND slot < 16", name="slot_range"),
 )

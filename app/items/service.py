@@ -6,7 +6,18 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, RowMapping, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    RowMapping,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from app.items.models import items, items_count
 
@@ -33,9 +44,9 @@ class VersionMismatchError(Exception):
 _ALL_COLUMNS = list(items.c)
 _GET = select(*_ALL_COLUMNS).where(items.c.id == bindparam("item_id"))
 _VERSION = select(items.c.version).where(items.c.id == bindparam("item_id"))
-# The total rides along as a scalar subquery on the one-row count table (maintained by
-# triggers): read in the same statement, so it matches the page's snapshot exactly.
-_TOTAL = select(items_count.c.total).where(items_count.c.id == 1).scalar_subquery()
+# The total rides along as a scalar subquery over the counter slots (maintained by triggers):
+# read in the same statement, so it matches the page's snapshot exactly.
+_TOTAL = select(cast(func.sum(items_count.c.total), BigInteger)).scalar_subquery()
 _PAGE = (
     select(*_ALL_COLUMNS, _TOTAL.label("total"))
     .order_by(items.c.id)

@@ -1,10 +1,15 @@
-"""Keep the number of items in a one-row table, maintained by triggers.
+"""Keep the number of items in a small counter table, maintained by triggers.
 
 `GET /items` reports the exact total on every page. `count(*)` visits every row (1 ms at
-10,000 items, linear beyond); reading one maintained row costs the same at any size. The
+10,000 items, linear beyond); summing 16 maintained rows costs the same at any size. The
 triggers run inside the writing statement, so the total is exactly as committed as the rows.
-PostgreSQL: statement-level triggers with transition tables (a bulk insert updates the row
-once) and one for TRUNCATE. SQLite: row-level triggers.
+
+One counter row would serialise every insert and delete on its row lock, held until commit
+(pgbench, 4 clients: 2,900 inserts/s against 5,500 without a counter). So the count is split
+over 16 slots and each database session adds to slot `pg_backend_pid() % 16`: concurrent
+writers touch different rows, and a session only ever locks its own slot (no deadlock).
+PostgreSQL: statement-level triggers with transition tables (a bulk insert updates its slot
+once) and one for TRUNCATE. SQLite (one writer at a time): row-level triggers on slot 0.
 
 Revision ID: 0003
 Revises: 0002
@@ -25,11 +30,13 @@ _POSTGRESQL_FUNCTION = """
 CREATE FUNCTION items_count_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        UPDATE items_count SET total = total + (SELECT count(*) FROM changed_rows) WHERE id = 1;
+        UPDATE items_count SET total = total + (SELECT count(*) FROM changed_rows)
+        WHERE slot = pg_backend_pid() % 16;
     ELSIF TG_OP = 'DELETE' THEN
-        UPDATE items_count SET total = total - (SELECT count(*) FROM changed_rows) WHERE id = 1;
+        UPDATE items_count SET total = total - (SELECT count(*) FROM changed_rows)
+        WHERE slot = pg_backend_pid() % 16;
     ELSE
-        UPDATE items_count SET total = 0 WHERE id = 1;
+        UPDATE items_count SET total = 0;
     END IF;
     RETURN NULL;
 END
@@ -45,9 +52,9 @@ _POSTGRESQL_TRIGGERS = [
 ]
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER items_count_insert AFTER INSERT ON items "
-    "BEGIN UPDATE items_count SET total = total + 1 WHERE id = 1; END",
+    "BEGIN UPDATE items_count SET total = total + 1 WHERE slot = 0; END",
     "CREATE TRIGGER items_count_delete AFTER DELETE ON items "
-    "BEGIN UPDATE items_count SET total = total - 1 WHERE id = 1; END",
+    "BEGIN UPDATE items_count SET total = total - 1 WHERE slot = 0; END",
 ]
 
 
@@ -57,14 +64,15 @@ def upgrade() -> None:
         # No write may land between the initial count and the triggers (the migration runs
         # in one transaction; readers are not blocked).
         op.execute("LOCK TABLE items IN SHARE ROW EXCLUSIVE MODE")
-    op.create_table(
+    counter = op.create_table(
         "items_count",
-        sa.Column("id", sa.SmallInteger(), nullable=False),
+        sa.Column("slot", sa.SmallInteger(), nullable=False),
         sa.Column("total", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint("id = 1", name=op.f("ck_items_count_single_row")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_items_count")),
+        sa.CheckConstraint("slot >= 0 AND slot < 16", name=op.f("ck_items_count_slot_range")),
+        sa.PrimaryKeyConstraint("slot", name=op.f("pk_items_count")),
     )
-    op.execute("INSERT INTO items_count (id, total) SELECT 1, count(*) FROM items")
+    op.execute("INSERT INTO items_count (slot, total) SELECT 0, count(*) FROM items")
+    op.bulk_insert(counter, [{"slot": slot, "total": 0} for slot in range(1, 16)])
     if postgresql:
         op.execute(_POSTGRESQL_FUNCTION)
     for statement in _POSTGRESQL_TRIGGERS if postgresql else _SQLITE_TRIGGERS:
