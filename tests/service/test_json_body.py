@@ -96,3 +96,11 @@ def test_request_only_route_refuses_endpoints_it_cannot_call() -> None:
     app = FastAPI()
     app.include_router(router)
     assert TestClient(app).get("/x").text == "ok"
+
+
+def test_openapi_documents_the_predict_validation_error(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    answer = document["paths"]["/predict"]["post"]["responses"]["422"]
+    ref = answer["content"]["application/json"]["schema"]["$ref"]
+    assert ref.split("/")[-1] in document["components"]["schemas"]
+    assert document["paths"]["/predict"]["post"]["responses"]["200"]  # still generated
