@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
+from starlette_exporter.middleware import get_matching_route_path
 
 # --- metrics ----------------------------------------------------------------------------
 
@@ -254,9 +255,20 @@ class HttpMetricsMiddleware(PrometheusMiddleware):
             raise
         finally:
             in_progress.dec()
-            # The router records the route it chose; its `path` is the full template.
-            route = scope.get("route")
-            if route is not None:
-                count, duration = self._children(method, route.path, status_code)
+            path = _route_template(scope)
+            if path is not None:
+                count, duration = self._children(method, path, status_code)
                 count.inc()
                 duration.observe((ended or time.perf_counter()) - started)
+
+
+def _route_template(scope: Scope) -> str | None:
+    """The path template of the route that served the request, None when none matched."""
+    route = scope.get("route")
+    if route is not None:  # FastAPI records the API route it chose; `path` is the template
+        return str(route.path)
+    router = scope.get("router")
+    if scope.get("endpoint") is None or router is None:
+        return None
+    # Plain Starlette routes (the docs, /openapi.json): the library's own search.
+    return get_matching_route_path(dict(scope), router.routes)

@@ -109,3 +109,9 @@ def test_request_duration_histogram_counts_like_the_request_counter(client: Test
         if name == "starlette_request_duration_seconds_count" and labels["path"] == "/predict"
     )
     assert durations == _requests_total(client, path="/predict") > 0
+
+
+def test_plain_starlette_routes_are_counted_too(client: TestClient) -> None:
+    before = _requests_total(client, path="/openapi.json", status_code="200")
+    client.get("/openapi.json")
+    assert _requests_total(client, path="/openapi.json", status_code="200") == before + 1
