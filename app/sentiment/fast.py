@@ -301,23 +301,24 @@ class _CharBlock:
 class _GramKeys:
     """Character n-grams as integers, for scoring many words' n-grams in one NumPy pass.
 
-    Each character of the vocabulary gets a 12-bit code (1..4094; 4095 for any other
-    character), and an n-gram (n <= 5) the number whose base-4096 digits are its codes:
-    distinct n-grams get distinct keys (lengths included, as no code is 0), so a sorted
-    key array and ``searchsorted`` replace the dictionary.
+    Each character of the vocabulary gets a code (1..K; K + 1 for any other character) of
+    ``bits`` bits, and an n-gram the number whose base-2**bits digits are its codes:
+    distinct n-grams get distinct keys (lengths included, as no code is 0), so a sorted key
+    array and ``searchsorted`` replace the dictionary. The queries are sorted first (with
+    their word's index in the low bits), which makes ``searchsorted`` ~2 x faster.
     """
 
-    _BITS = 12
-    _OTHER = (1 << _BITS) - 1
+    _OWNER_BITS = 20  # words per call
 
     def __init__(self, pairs: dict[str, complex], max_n: int) -> None:
         alphabet = sorted(set("".join(pairs)))
-        self.usable = max_n * self._BITS < 63 and len(alphabet) < self._OTHER
+        self._bits = (len(alphabet) + 1).bit_length()
+        self.usable = max_n * self._bits + self._OWNER_BITS < 63
         if not self.usable:
             return
         self._max_n = max_n
-        top = ord(alphabet[-1])
-        self._codes = np.full(top + 2, self._OTHER, dtype=np.int64)  # last: beyond the top
+        other = len(alphabet) + 1
+        self._codes = np.full(ord(alphabet[-1]) + 2, other, dtype=np.int64)  # last: beyond
         self._codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
         grams = list(pairs)
         keys = np.array([self._key(g) for g in grams], dtype=np.int64)
@@ -329,7 +330,7 @@ class _GramKeys:
     def _key(self, gram: str) -> int:
         key = 0
         for ch in gram:
-            key = (key << self._BITS) + int(self._codes[min(ord(ch), self._codes.size - 1)])
+            key = (key << self._bits) + int(self._codes[min(ord(ch), self._codes.size - 1)])
         return key
 
     def pairs(self, words: list[str]) -> list[complex]:
@@ -337,6 +338,9 @@ class _GramKeys:
         joined: n-grams across two of them hold two adjacent spaces, in no vocabulary)."""
         if not words:
             return []
+        if len(words) >= 1 << self._OWNER_BITS:
+            half = len(words) // 2
+            return self.pairs(words[:half]) + self.pairs(words[half:])
         text = "".join([" " + word + " " for word in words])
         # surrogatepass: a lone surrogate is just another character outside the vocabulary.
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -344,13 +348,14 @@ class _GramKeys:
         owner = np.repeat(np.arange(len(words)), [len(word) + 2 for word in words])
         keys = [codes]
         for n in range(2, min(self._max_n, codes.size) + 1):
-            keys.append((keys[-1][:-1] << self._BITS) + codes[n - 1 :])
-        starts = np.concatenate([owner[: k.size] for k in keys])
-        flat = np.concatenate(keys)
+            keys.append((keys[-1][:-1] << self._bits) + codes[n - 1 :])
+        queries = np.concatenate([(k << self._OWNER_BITS) + owner[: k.size] for k in keys])
+        queries.sort()
+        flat = queries >> self._OWNER_BITS
         at = np.minimum(np.searchsorted(self._sorted_keys, flat), self._sorted_keys.size - 1)
         found = self._sorted_keys[at] == flat
         values = self._values[at[found]]
-        who = starts[found]
+        who = queries[found] & ((1 << self._OWNER_BITS) - 1)
         real = np.bincount(who, weights=values.real, minlength=len(words))
         imag = np.bincount(who, weights=values.imag, minlength=len(words))
         return [complex(r, i) for r, i in zip(real.tolist(), imag.tolist(), strict=True)]

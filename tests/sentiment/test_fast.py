@@ -83,6 +83,25 @@ def test_words_outside_the_tables_are_scored_exactly(
     assert np.allclose(scorer.proba_positive_class_batch(UNSEEN), expected, atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"lexicon_scale": 0.0}, {"word_ngrams": (1, 3)}, {"word_ngrams": (2, 2)}, {"nb_power": 0.0}],
+)
+def test_other_recipes_are_scored_exactly(
+    changes: dict[str, Any], small_corpus: Corpus, corpus: Corpus
+) -> None:
+    """Shapes off the fused path of the production recipe (no lexicon block, other word
+    n-gram ranges, no NB scaling) go through the block-by-block path, just as exactly."""
+    pipeline = fit_pipeline(small_corpus, replace(Recipe(), **changes), 42)
+    texts = corpus.texts[::5] + UNSEEN
+    scorer = FastScorer(pipeline)
+    positive = list(pipeline.classes_).index("positive")
+    expected = pipeline.predict_proba(texts)[:, positive]
+    single = np.array([scorer.proba_positive_class(t) for t in texts])
+    assert np.max(np.abs(single - expected)) < 1e-9
+    assert np.max(np.abs(scorer.proba_positive_class_batch(texts) - expected)) < 1e-9
+
+
 def test_a_score_does_not_depend_on_earlier_texts(full_pipeline: Any) -> None:
     scorer = FastScorer(full_pipeline)
     texts = ["the food was good", "zzqxj unseen words, the food was good", "the the the"]
