@@ -35,6 +35,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import chain, compress, pairwise, repeat
+from operator import mul
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,7 @@ def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
     count = len(tokens)
     for n in range(max(min_n, 2), min(max_n, count) + 1):
         if n == 2:  # the common case, without a slice per bigram
-            out += [a + " " + b for a, b in pairwise(tokens)]
+            out += map(" ".join, pairwise(tokens))
         else:
             out += [" ".join(tokens[i : i + n]) for i in range(count - n + 1)]
     return out
@@ -533,25 +534,32 @@ class _LexiconBlock:
                 v * (BEFORE_BUT if i < last_but else AFTER_BUT)
                 for i, v in zip(at, valences, strict=True)
             ]
-        total = sum(valences)
-        positive = sum(v for v in valences if v > 0)
-        negative = -sum(v for v in valences if v < 0)
-        mass = positive + negative + 1.0
+        # One pass for the sums and valence bins (same order of additions as the reference).
+        total = positive = negative = 0.0
         bins = [0, 0, 0, 0]
         for v in valences:
-            bins[(0 if v <= -2 else 1) if v < 0 else (2 if v < 2 else 3)] += 1
-        log1p = self._log1p if len(valences) < len(self._log1p) else None
+            total += v
+            if v < 0:
+                negative -= v
+                bins[0 if v <= -2 else 1] += 1
+            else:
+                if v > 0:
+                    positive += v
+                bins[2 if v < 2 else 3] += 1
+        mass = positive + negative + 1.0
         counters = [*bins, *counts]
-        logs = [log1p[k] for k in counters] if log1p else [math.log1p(k) for k in counters]
+        if len(valences) < len(self._log1p):
+            logs = list(map(self._log1p.__getitem__, counters))
+        else:
+            logs = list(map(math.log1p, counters))
         w = self._weights
         z = (
             total / math.sqrt(total * total + ALPHA) * w[0]
             + positive / mass * w[1]
             + negative / mass * w[2]
         )
-        for value, weight in zip(logs, w[3:], strict=True):
-            z += value * weight
-        return z
+        counted: float = sum(map(mul, logs, w[3:]))
+        return z + counted
 
 
 class FastScorer:

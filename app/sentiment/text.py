@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from itertools import filterfalse
 
 # Typographic quotes and dashes that the corpora use interchangeably with ASCII ones.
 _TRANSLATE = str.maketrans(
@@ -90,7 +91,7 @@ def tokenize(text: str) -> list[str]:
     """
     tokens: list[str] = _TOKEN.findall(text)
     if "n't" not in text and _NEGATORS.isdisjoint(tokens):  # most texts: no scope to mark
-        return [token for token in tokens if token not in _CLAUSE_PUNCTUATION]
+        return list(filterfalse(_CLAUSE_PUNCTUATION.__contains__, tokens))
     out: list[str] = []
     left = 0  # tokens still inside the current negation scope
     for token in tokens:
