@@ -100,8 +100,9 @@ class Recipe:
 
 
 def build_pipeline(recipe: Recipe, seed: int) -> Pipeline:
-    """An unfitted pipeline: TF-IDF word (negation-marked) + char_wb n-grams -> logistic
-    regression. Every vectorizer is L2-normalised on its own, which the fast scorer relies on."""
+    """An unfitted pipeline: TF-IDF word (negation-marked) + char_wb n-grams + lexicon
+    features -> logistic regression. Each TF-IDF block is normalised on its own (L2, or
+    ``CharNgrams``' additive norm), which the fast scorer relies on."""
     features: list[tuple[str, Any]] = [
         (
             "word",
