@@ -23,7 +23,9 @@ look-up per word n-gram, the lexicon block one per token.
 For this project's recipe (``text.normalize`` + ``text.tokenize`` words, ``char_wb`` n-grams,
 lexicon features) the text is normalised and tokenised once and the n-grams are generated
 exactly as scikit-learn does; any other vectorizer is run through its own
-``build_analyzer()``. Nothing is cached from one text to the next: a text costs the same
+``build_analyzer()``. A batch is scored block by block over all its tokens (or words) laid
+end to end (``_Flat``): C-level look-ups over one list and NumPy sums per text, so its
+per-text Python work is little more than normalising and tokenising. Nothing is cached from one text to the next: a text costs the same
 whatever came before it. ``tests/sentiment/test_fast.py`` proves the agreement, single and
 batch, on every training text and ``load_model`` re-checks it on probe texts at every load.
 """
@@ -33,8 +35,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
-from itertools import chain, compress, pairwise, repeat
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, compress, islice, pairwise, repeat
 from operator import mul
 from typing import Any
 
@@ -62,6 +64,8 @@ _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.intp]
 # Counts below this index a precomputed table of tf'(c) / c and tf'(c) ** 2 / c.
 _TF_TABLE_SIZE = 4096
+# A batch's look-up default for words outside a table of pairs (NaN never is a pair).
+_MISSING = complex(math.nan, math.nan)
 
 
 class UnsupportedPipelineError(ValueError):
@@ -71,6 +75,19 @@ class UnsupportedPipelineError(ValueError):
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise UnsupportedPipelineError(message)
+
+
+class _Flat:
+    """A batch's per-text string lists laid end to end: ``items`` and, per item, the index
+    of its text (``owner``, non-decreasing), so a block scores the whole batch with C-level
+    look-ups over one list and NumPy sums per text instead of a Python call per text."""
+
+    def __init__(self, per_text: list[list[str]]) -> None:
+        self.per_text = per_text
+        self.size = len(per_text)
+        self.items: list[str] = list(chain.from_iterable(per_text))
+        lengths = list(map(len, per_text))
+        self.owner: _Ints = np.repeat(np.arange(self.size, dtype=np.intp), lengths)
 
 
 def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
@@ -157,8 +174,17 @@ class _Columns:
 class _WordBlock:
     """TF-IDF block over terms produced by ``ngrams`` (word n-grams, or any analyzer)."""
 
-    def __init__(self, ngrams: Callable[[_Inputs], list[str]], vec: Any, weights: _Floats) -> None:
+    def __init__(
+        self,
+        ngrams: Callable[[_Inputs], list[str]],
+        vec: Any,
+        weights: _Floats,
+        token_ngrams: tuple[int, int] | None = None,
+    ) -> None:
         self.ngrams = ngrams
+        # (min_n, max_n) when the terms are n-grams of ``text.tokenize`` tokens: a batch's
+        # n-grams are then made from its tokens laid end to end (``score_tokens``).
+        self.token_ngrams = token_ngrams
         self._columns = columns = _Columns(vec, weights)
         vocabulary: dict[str, int] = vec.vocabulary_
         self._column_of = vocabulary
@@ -184,19 +210,49 @@ class _WordBlock:
 
     def score_batch(self, terms_per_text: list[list[str]]) -> _Floats:
         """``score`` of each text's terms, the arithmetic done once for the whole batch."""
-        size = len(terms_per_text)
-        lengths = [len(t) for t in terms_per_text]
-        total = sum(lengths)
+        terms = _Flat(terms_per_text)
         unknown = self._columns.width  # the all-zero column
-        get = self._column_of.get
         cols = np.fromiter(
-            map(get, chain.from_iterable(terms_per_text), repeat(unknown)),
+            map(self._column_of.get, terms.items, repeat(unknown)),
             dtype=np.intp,
-            count=total,
+            count=len(terms.items),
         )
-        owner = np.repeat(np.arange(size, dtype=np.intp), lengths)
         known = cols != unknown
-        return self._columns.batch_scores(owner[known], cols[known], size)
+        return self._columns.batch_scores(terms.owner[known], cols[known], terms.size)
+
+    def score_tokens(self, tokens: _Flat) -> _Floats:
+        """``score`` of each text of a batch from its tokens (``token_ngrams`` blocks): each
+        n-gram size is one C-level pass over all the batch's tokens; an n-gram that spans
+        two texts is dropped by its owners."""
+        assert self.token_ngrams is not None
+        min_n, max_n = self.token_ngrams
+        flat, owner = tokens.items, tokens.owner
+        get, unknown = self._column_of.get, self._columns.width
+        owners: list[_Ints] = []
+        columns: list[_Ints] = []
+        for n in range(min_n, max_n + 1):
+            count = len(flat) - n + 1
+            if count <= 0:
+                break
+            if n == 1:
+                grams: Iterable[str] = flat
+            elif n == 2:
+                grams = map(" ".join, pairwise(flat))
+            else:
+                shifted = (islice(flat, k, None) for k in range(n))  # shorter and shorter
+                grams = map(" ".join, zip(*shifted, strict=False))
+            cols = np.fromiter(map(get, grams, repeat(unknown)), dtype=np.intp, count=count)
+            first = owner[:count]
+            keep = cols != unknown
+            if n > 1:
+                keep &= first == owner[n - 1 :]  # first and last token in the same text
+            owners.append(first[keep])
+            columns.append(cols[keep])
+        if not columns:
+            return np.zeros(tokens.size, dtype=np.float64)
+        return self._columns.batch_scores(
+            np.concatenate(owners), np.concatenate(columns), tokens.size
+        )
 
 
 class _CharBlock:
@@ -334,14 +390,16 @@ class _GramKeys:
             key = (key << self._bits) + int(self._codes[min(ord(ch), self._codes.size - 1)])
         return key
 
-    def pairs(self, words: list[str]) -> list[complex]:
-        """The summed pair of each word's char_wb n-grams (the words' padded forms are
-        joined: n-grams across two of them hold two adjacent spaces, in no vocabulary)."""
-        if not words:
-            return []
+    def pairs(self, words: list[str]) -> tuple[_Floats, _Floats]:
+        """The summed pair of each word's char_wb n-grams, as (real parts, imaginary parts)
+        (the words' padded forms are joined: n-grams across two of them hold two adjacent
+        spaces, in no vocabulary)."""
         if len(words) >= 1 << self._OWNER_BITS:
             half = len(words) // 2
-            return self.pairs(words[:half]) + self.pairs(words[half:])
+            (r1, i1), (r2, i2) = self.pairs(words[:half]), self.pairs(words[half:])
+            return np.concatenate([r1, r2]), np.concatenate([i1, i2])
+        if not words:
+            return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
         text = "".join([" " + word + " " for word in words])
         # surrogatepass: a lone surrogate is just another character outside the vocabulary.
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -357,9 +415,10 @@ class _GramKeys:
         found = self._sorted_keys[at] == flat
         values = self._values[at[found]]
         who = queries[found] & ((1 << self._OWNER_BITS) - 1)
+        # (float64 already; astype tells the type checker, which sees bincount's int overload)
         real = np.bincount(who, weights=values.real, minlength=len(words))
         imag = np.bincount(who, weights=values.imag, minlength=len(words))
-        return [complex(r, i) for r, i in zip(real.tolist(), imag.tolist(), strict=True)]
+        return real.astype(np.float64, copy=False), imag.astype(np.float64, copy=False)
 
 
 class _AdditiveCharBlock:
@@ -454,36 +513,38 @@ class _AdditiveCharBlock:
         total = self._total(words)
         return total.real / math.sqrt(total.imag) if total.imag > 0.0 else 0.0
 
-    def score_batch(self, words_per_text: list[list[str]]) -> _Floats:
-        """``score`` of several texts; the batch's words outside the table are computed
-        together, with NumPy, once each."""
-        get = self._words.get
-        values = [list(map(get, words)) for words in words_per_text]
-        totals = [sum(filter(None, v), 0j) for v in values]
-        missing = list(
-            dict.fromkeys(
-                word
-                for words, v in zip(words_per_text, values, strict=True)
-                if None in v
-                for word, value in zip(words, v, strict=True)
-                if value is None
-            )
+    def score_words(self, words: _Flat) -> _Floats:
+        """``score`` of each text of a batch from all its words laid end to end: one C-level
+        pass of table look-ups, and the words outside the table computed together, with
+        NumPy, once each."""
+        size, owner = words.size, words.owner
+        values = np.fromiter(
+            map(self._words.get, words.items, repeat(_MISSING)),
+            dtype=np.complex128,
+            count=len(words.items),
         )
-        if missing:
-            computed = (
-                self._keys.pairs(missing) if self._keys.usable else [self._pair(w) for w in missing]
-            )
-            extra = dict(zip(missing, computed, strict=True))
-            for i, (words, v) in enumerate(zip(words_per_text, values, strict=True)):
-                if None in v:
-                    totals[i] += sum(
-                        [extra[w] for w, value in zip(words, v, strict=True) if value is None],
-                        0j,
-                    )
-        pairs = np.array(totals, dtype=np.complex128)
-        out = np.zeros(len(words_per_text), dtype=np.float64)
-        scored = pairs.imag > 0.0
-        out[scored] = pairs.real[scored] / np.sqrt(pairs.imag[scored])
+        absent = np.isnan(values.real)
+        values[absent] = 0.0
+        dot = np.bincount(owner, weights=values.real, minlength=size)
+        sumsq = np.bincount(owner, weights=values.imag, minlength=size)
+        if absent.any():
+            at = np.flatnonzero(absent)
+            flat = words.items
+            unseen = [flat[i] for i in at.tolist()]
+            distinct = list(dict.fromkeys(unseen))
+            if self._keys.usable:
+                real, imag = self._keys.pairs(distinct)
+            else:
+                computed = [self._pair(w) for w in distinct]
+                real = np.array([c.real for c in computed], dtype=np.float64)
+                imag = np.array([c.imag for c in computed], dtype=np.float64)
+            index = dict(zip(distinct, range(len(distinct)), strict=True))
+            which = np.fromiter(map(index.__getitem__, unseen), dtype=np.intp, count=len(unseen))
+            dot += np.bincount(owner[at], weights=real[which], minlength=size)
+            sumsq += np.bincount(owner[at], weights=imag[which], minlength=size)
+        out = np.zeros(size, dtype=np.float64)
+        scored = sumsq > 0.0
+        out[scored] = dot[scored] / np.sqrt(sumsq[scored])
         return out
 
 
@@ -510,6 +571,13 @@ class _LexiconBlock:
         modifiers = {w: BOOST for w in BOOSTERS} | {w: DAMP for w in DAMPENERS}
         self._modifier = modifiers | {NEGATION_PREFIX + w: m for w, m in modifiers.items()}
         self._log1p = [math.log1p(k) for k in range(64)]
+        # The same tables as arrays, for ``score_tokens``: row 0 is "not a hit".
+        self._hit_row = {token: row for row, token in enumerate(hits, start=1)}
+        rows = [(0.0, 0, False), *hits.values()]
+        self._valence = np.array([v for v, _, _ in rows], dtype=np.float64)
+        self._slot = np.array([slot for _, slot, _ in rows], dtype=np.intp)
+        self._negation = np.array([NEGATION_SCALAR if n else 1.0 for _, _, n in rows])
+        self._log1p_array = np.array(self._log1p, dtype=np.float64)
 
     def score(self, tokens: list[str]) -> float:
         """This block's contribution to the decision value."""
@@ -561,6 +629,62 @@ class _LexiconBlock:
         counted: float = sum(map(mul, logs, w[3:]))
         return z + counted
 
+    def score_tokens(self, tokens: _Flat) -> _Floats:
+        """``score`` of each text of a batch from all its tokens laid end to end: one C-level
+        pass finds the hits, NumPy does the rest for the whole batch, with the same
+        operations per valence as ``score`` (multiplying by 1.0 where ``score`` skips one)."""
+        flat, owner, size = tokens.items, tokens.owner, tokens.size
+        rows = np.fromiter(map(self._hit_row.get, flat, repeat(0)), dtype=np.intp, count=len(flat))
+        at = np.flatnonzero(rows)
+        if at.size == 0:
+            return np.zeros(size, dtype=np.float64)
+        row, text = rows[at], owner[at]
+        valence = self._valence[row]
+        # Degree word just before a hit, in the same text.
+        before = np.flatnonzero((at > 0) & (owner[at - 1] == text))
+        if before.size:
+            previous = [flat[i] for i in (at[before] - 1).tolist()]
+            modifier = np.fromiter(
+                map(self._modifier.get, previous, repeat(1.0)),
+                dtype=np.float64,
+                count=len(previous),
+            )
+            valence[before] *= modifier
+        valence *= self._negation[row]
+        # "but": hits before a text's last "but" weigh BEFORE_BUT, after it AFTER_BUT.
+        buts = list(compress(range(len(flat)), map("but".__eq__, flat)))
+        if buts:
+            last_but = np.full(size, -1, dtype=np.intp)
+            np.maximum.at(last_but, owner[buts], buts)
+            limit = last_but[text]
+            factor = np.where(at < limit, BEFORE_BUT, AFTER_BUT)
+            valence *= np.where(limit >= 0, factor, 1.0)
+        negative_valence = valence < 0
+        total = np.bincount(text, weights=valence, minlength=size)
+        positive = np.bincount(text, weights=np.where(valence > 0, valence, 0.0), minlength=size)
+        negative = np.bincount(
+            text, weights=np.where(negative_valence, -valence, 0.0), minlength=size
+        )
+        bin_of = np.where(
+            negative_valence, np.where(valence <= -2, 0, 1), np.where(valence < 2, 2, 3)
+        )
+        bins = np.bincount(text * 4 + bin_of, minlength=size * 4).reshape(size, 4)
+        counts = np.bincount(text * 4 + self._slot[row], minlength=size * 4).reshape(size, 4)
+        counters = np.hstack([bins, counts])
+        if int(counters.max()) < self._log1p_array.size:
+            logs = self._log1p_array[counters]
+        else:
+            logs = np.log1p(counters.astype(np.float64))
+        w = self._weights
+        mass = positive + negative + 1.0
+        z = (
+            total / np.sqrt(total * total + ALPHA) * w[0]
+            + positive / mass * w[1]
+            + negative / mass * w[2]
+        )
+        out: _Floats = z + logs @ np.array(w[3:], dtype=np.float64)
+        return out
+
 
 class FastScorer:
     """Binary logistic score of a fitted ``Pipeline([FeatureUnion([...]), LogisticRegression])``
@@ -610,7 +734,8 @@ class FastScorer:
             if _is_ours(part) and part.analyzer == "char_wb":
                 chars.append(_CharBlock(part, block_w, known_words()))
             else:
-                words.append(_WordBlock(_ngram_source(part), part, block_w))
+                source, token_range = _ngram_source(part), _token_ngrams(part)
+                words.append(_WordBlock(source, part, block_w, token_range))
         _check(offset == weights.size, "feature count does not match the coefficients")
         self._words = tuple(words)
         self._chars = tuple(chars)
@@ -640,20 +765,29 @@ class FastScorer:
         return e / (1.0 + e)
 
     def decision_batch(self, texts: Sequence[str]) -> _Floats:
-        """``decision`` for several texts; the TF-IDF arithmetic runs once for the batch."""
+        """``decision`` for several texts. Each block scores the whole batch at once, over
+        its tokens (or words) laid end to end, so the per-text Python work is only the
+        normalisation and tokenisation."""
         size = len(texts)
         normalized = [normalize(t) for t in texts]
-        tokens = [tokenize(n) for n in normalized]
+        per_text = [tokenize(n) for n in normalized]
+        tokens = _Flat(per_text)
         z = np.full(size, self.intercept, dtype=np.float64)
         for block in self._words:
-            ngrams = block.ngrams
-            z += block.score_batch([ngrams(i) for i in zip(texts, normalized, tokens, strict=True)])
+            if block.token_ngrams is not None:
+                z += block.score_tokens(tokens)
+            else:
+                inputs = zip(texts, normalized, per_text, strict=True)
+                z += block.score_batch([block.ngrams(i) for i in inputs])
         if self._chars:
-            split = [n.split() for n in normalized]
+            words = _Flat([n.split() for n in normalized])
             for chars in self._chars:
-                z += chars.score_batch(split)
+                if isinstance(chars, _AdditiveCharBlock):
+                    z += chars.score_words(words)
+                else:
+                    z += chars.score_batch(words.per_text)
         for lexicon in self._lexicons:
-            z += np.fromiter(map(lexicon.score, tokens), dtype=np.float64, count=size)
+            z += lexicon.score_tokens(tokens)
         return z
 
     def proba_positive_class_batch(self, texts: Sequence[str]) -> _Floats:
@@ -665,11 +799,21 @@ class FastScorer:
 
 def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
     """How a word-level vectorizer's n-grams are produced from the shared inputs."""
-    min_n, max_n = vec.ngram_range
-    if _is_ours(vec) and vec.analyzer == "word" and vec.tokenizer is tokenize:
+    token_range = _token_ngrams(vec)
+    if token_range is not None:
+        min_n, max_n = token_range
         return lambda inputs: word_ngrams(inputs[2], min_n, max_n)
     analyzer = vec.build_analyzer()
     return lambda inputs: list(analyzer(inputs[0]))
+
+
+def _token_ngrams(vec: Any) -> tuple[int, int] | None:
+    """A word-level vectorizer's n-gram range when its terms are n-grams of
+    ``text.tokenize`` tokens (so ``word_ngrams`` reproduces them), else None."""
+    if _is_ours(vec) and vec.analyzer == "word" and vec.tokenizer is tokenize:
+        min_n, max_n = vec.ngram_range
+        return int(min_n), int(max_n)
+    return None
 
 
 def _unwrap(step: Any) -> tuple[Any, _Floats | float]:

@@ -102,6 +102,23 @@ def test_other_recipes_are_scored_exactly(
     assert np.max(np.abs(scorer.proba_positive_class_batch(texts) - expected)) < 1e-9
 
 
+# Neighbours in a batch whose tokens would interact if a block let them cross a text's end:
+# a degree word, "but" and a negator at a text's end, texts without any token.
+NEIGHBOURS = ["this is very", "good but", "but bad", "...", "not", "great stuff", "so", "awful", ""]
+
+
+def test_batch_neighbours_do_not_leak_into_each_other(full_pipeline: Any) -> None:
+    scorer = FastScorer(full_pipeline)
+    positive = list(full_pipeline.classes_).index("positive")
+    expected = full_pipeline.predict_proba(NEIGHBOURS)[:, positive]
+    together = scorer.proba_positive_class_batch(NEIGHBOURS)
+    alone = [scorer.proba_positive_class_batch([t])[0] for t in NEIGHBOURS]
+    assert np.allclose(together, expected, atol=1e-12, rtol=0)
+    assert np.allclose(alone, expected, atol=1e-12, rtol=0)
+    # The neighbours matter: scored as one text they give another answer.
+    assert abs(scorer.proba_positive_class(" ".join(NEIGHBOURS[:3])) - together[1]) > 1e-3
+
+
 def test_a_score_does_not_depend_on_earlier_texts(full_pipeline: Any) -> None:
     scorer = FastScorer(full_pipeline)
     texts = ["the food was good", "zzqxj unseen words, the food was good", "the the the"]
