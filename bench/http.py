@@ -37,6 +37,7 @@ SEED_ITEMS = 10_000
 # 64 texts is the HTTP benchmark's batch; 100 is the sentiment issue's per-text cost bar.
 BATCH_SIZES = (64, 100)
 BATCH_COST_BAR = 0.10  # per-text cost in a batch of 100 / cost of one /predict request
+DRAIN_SECONDS = 1.0
 
 _TEXTS = [
     "I love this lamp, it is bright and well made.",
@@ -292,6 +293,9 @@ def _run_rounds(
             samples[name].append(
                 run_wrk(base, path, lua, args.seconds, args.connections, load_cpu, tmp)
             )
+            # Both servers share a core: let the one just measured finish the requests
+            # wrk left in flight before the other is measured.
+            time.sleep(DRAIN_SECONDS)
     return samples
 
 

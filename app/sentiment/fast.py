@@ -25,9 +25,10 @@ lexicon features) the text is normalised and tokenised once and the n-grams are 
 exactly as scikit-learn does; any other vectorizer is run through its own
 ``build_analyzer()``. A batch is scored block by block over all its tokens (or words) laid
 end to end (``_Flat``): C-level look-ups over one list and NumPy sums per text, so its
-per-text Python work is little more than normalising and tokenising. Nothing is cached from one text to the next: a text costs the same
-whatever came before it. ``tests/sentiment/test_fast.py`` proves the agreement, single and
-batch, on every training text and ``load_model`` re-checks it on probe texts at every load.
+per-text Python work is little more than normalising and tokenising. Nothing is cached
+from one text to the next: a text costs the same whatever came before it.
+``tests/sentiment/test_fast.py`` proves the agreement, single and batch, on every training
+text and ``load_model`` re-checks it on probe texts at every load.
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import ModelUnavailableError
 from app.json_body import RequestOnlyRoute, parse_json_body, request_body_openapi
@@ -68,11 +70,11 @@ def prediction_json(prediction: Prediction, version: str) -> dict[str, Any]:
     }
 
 
-def _count(prediction: Prediction) -> None:
-    counter = _COUNTERS.get(prediction.label)
+def _count(label: str, amount: int = 1) -> None:
+    counter = _COUNTERS.get(label)
     if counter is None:  # `labels()` builds its key on every call; one look-up per label
-        counter = _COUNTERS[prediction.label] = PREDICTIONS.labels(label=prediction.label)
-    counter.inc()
+        counter = _COUNTERS[label] = PREDICTIONS.labels(label=label)
+    counter.inc(amount)
 
 
 _COUNTERS: dict[str, Any] = {}
@@ -89,7 +91,7 @@ async def predict(request: Request) -> Response:
     started = time.perf_counter()
     prediction = model.predict(body.text)
     INFERENCE_SECONDS.observe(time.perf_counter() - started)
-    _count(prediction)
+    _count(prediction.label)
     payload = to_json(prediction_json(prediction, model.version))
     return Response(payload, media_type="application/json")
 
@@ -106,14 +108,12 @@ router.add_api_route(
 )
 
 
-@router.post(
-    "/predict/batch",
-    response_model=BatchPredictionOut,
-    responses={**_BAD_BODY, **_UNAVAILABLE},
-    summary="Classify several texts at once",
-)
-def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
-    """One prediction per text, in order. Runs in a worker thread: a big batch takes ms."""
+# Parsed like /predict (RequestOnlyRoute), but the model runs in a worker thread: a batch
+# takes milliseconds, and on the event loop it served 32 connections unfairly (p99 over
+# 10 x p50 in bench.http); through the threadpool's FIFO queue, p99 stays ~2-3 x p50.
+async def predict_batch(request: Request) -> Response:
+    """One prediction per text, in order."""
+    body = await parse_json_body(request, BatchPredictRequest)
     model = loaded_model(request)
     limit: int = request.app.state.settings.predict_batch_max
     if len(body.texts) > limit:
@@ -123,20 +123,31 @@ def predict_batch(body: BatchPredictRequest, request: Request) -> Response:
                     "type": "too_long",
                     "loc": ("body", "texts"),
                     "msg": f"List should have at most {limit} items",
-                    "input": len(body.texts),
                 }
             ]
         )
     started = time.perf_counter()
-    predictions = model.predict_batch(body.texts)
+    predictions = await run_in_threadpool(model.predict_batch, body.texts)
     INFERENCE_SECONDS.observe(time.perf_counter() - started)
-    for prediction in predictions:
-        _count(prediction)
+    for label, amount in Counter(p.label for p in predictions).items():
+        _count(label, amount)
     out = {
         "predictions": [prediction_json(p, model.version) for p in predictions],
         "model_version": model.version,
     }
     return Response(to_json(out), media_type="application/json")
+
+
+router.add_api_route(
+    "/predict/batch",
+    predict_batch,
+    methods=["POST"],
+    route_class_override=RequestOnlyRoute,
+    response_model=BatchPredictionOut,
+    responses={**_BAD_BODY, **_UNAVAILABLE},
+    summary="Classify several texts at once",
+    openapi_extra=request_body_openapi(BatchPredictRequest),
+)
 
 
 @router.get(

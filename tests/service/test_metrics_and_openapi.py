@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -30,17 +32,24 @@ def test_http_metrics_group_paths_and_skip_probes(client: TestClient) -> None:
     assert not paths & {"/health/live", "/health/ready", "/health", "/metrics"}
 
 
+LABELS = ("negative", "positive")
+
+
 def test_app_metrics_count_predictions_and_writes(client: TestClient) -> None:
     def value(name: str, **labels: str) -> float:
         return sum(v for n, ls, v in samples(client) if n == name and labels.items() <= ls.items())
 
-    before_positive = value("itemsense_predictions_total", label="positive")
+    before = {label: value("itemsense_predictions_total", label=label) for label in LABELS}
     before_latency = value("itemsense_model_inference_seconds_count")
     before_created = value("itemsense_items_written_total", operation="create")
-    client.post("/predict", json={"text": "I love it, wonderful"})
-    client.post("/predict/batch", json={"texts": ["great", "awful and broken"]})
+    single = client.post("/predict", json={"text": "I love it, wonderful"}).json()
+    texts = ["great", "awful and broken", "superb", "love it", "broke in a day"]
+    batch = client.post("/predict/batch", json={"texts": texts}).json()["predictions"]
     client.post("/items", json={"name": "x"})
-    assert value("itemsense_predictions_total", label="positive") >= before_positive + 2
+    answered = Counter([single["label"], *(p["label"] for p in batch)])
+    assert set(answered) == set(LABELS)  # both labels counted, each by its number of answers
+    for label in LABELS:
+        assert value("itemsense_predictions_total", label=label) == before[label] + answered[label]
     assert value("itemsense_model_inference_seconds_count") == before_latency + 2
     assert value("itemsense_items_written_total", operation="create") == before_created + 1
     assert value("itemsense_model_loaded") == 1
