@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -30,6 +31,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from app.sentiment.data import load_corpus
 from tests.support import ADMIN_URL, ROOT, migrate
 
 API_KEY = "bench-key"
@@ -39,24 +41,47 @@ BATCH_SIZES = (64, 100)
 BATCH_COST_BAR = 0.10  # per-text cost in a batch of 100 / cost of one /predict request
 DRAIN_SECONDS = 1.0
 
-_TEXTS = [
-    "I love this lamp, it is bright and well made.",
-    "Terrible quality, it broke after two days.",
-    "Not bad for the price, but the cable is short.",
-    "Absolutely wonderful service, would buy again!",
-]
+# Review sentences from the project's corpus (fixed sample): /predict cycles through them
+# and the batches send them, so single and batch predictions do the same per-text work.
+REVIEW_SAMPLE_SEED = 7
+_JSON_POST = 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
 
 
-def _batch_target(size: int) -> tuple[str, str | None, float | None]:
-    texts = (_TEXTS * (size // len(_TEXTS) + 1))[:size]
+def review_texts(count: int = max(BATCH_SIZES)) -> list[str]:
+    """``count`` distinct corpus sentences, the same ones on every run."""
+    corpus = load_corpus(ROOT / "data" / "sentiment")
+    sampler = random.Random(REVIEW_SAMPLE_SEED)  # noqa: S311 - a fixed sample, not a secret
+    return sampler.sample(sorted(set(corpus.texts)), count)
+
+
+def _lua_string(value: str) -> str:
+    """A Lua long-bracket string literal holding ``value`` verbatim."""
+    level = 0
+    while f"]{'=' * level}]" in value:
+        level += 1
+    return f"[{'=' * level}[{value}]{'=' * level}]"
+
+
+def _predict_target(texts: list[str]) -> tuple[str, str | None, float | None]:
+    bodies = ", ".join(_lua_string(json.dumps({"text": t})) for t in texts)
+    return (
+        "/predict",
+        _JSON_POST + f"local bodies = {{{bodies}}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #bodies + 1\n"
+        "  return wrk.format(nil, nil, nil, bodies[i])\nend\n",
+        0.50,
+    )
+
+
+def _batch_target(texts: list[str]) -> tuple[str, str | None, float | None]:
     return (
         "/predict/batch",
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = '{json.dumps({'texts': texts})}'",
+        _JSON_POST + f"wrk.body = {_lua_string(json.dumps({'texts': texts}))}",
         None,
     )
 
 
+_TEXTS = review_texts()
 # name -> (method, path, wrk Lua script body or None, share of bare handler to reach)
 BASELINE = "bare async def"
 LUA_RANDOM = "math.randomseed(os.time())\n"
@@ -86,13 +111,8 @@ TARGETS: dict[str, tuple[str, str | None, float | None]] = {
         + 'nil, \'{"price": "12.50"}\') end',
         0.10,
     ),
-    "POST /predict": (
-        "/predict",
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = '{json.dumps({'text': _TEXTS[0]})}'",
-        0.50,
-    ),
-    **{f"POST /predict/batch ({size})": _batch_target(size) for size in BATCH_SIZES},
+    "POST /predict": _predict_target(_TEXTS),
+    **{f"POST /predict/batch ({size})": _batch_target(_TEXTS[:size]) for size in BATCH_SIZES},
 }
 
 
@@ -285,6 +305,7 @@ def _run_rounds(
     for name, (path, lua, _) in targets.items():
         base = bare_base if name == BASELINE else service_base
         run_wrk(base, path, lua, 1, args.connections, load_cpu, tmp)
+        time.sleep(DRAIN_SECONDS)
     samples: dict[str, list[Sample]] = {name: [] for name in targets}
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number}/{args.rounds}", file=sys.stderr, flush=True)
