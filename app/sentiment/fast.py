@@ -175,17 +175,11 @@ class _Columns:
 class _WordBlock:
     """TF-IDF block over terms produced by ``ngrams`` (word n-grams, or any analyzer)."""
 
-    def __init__(
-        self,
-        ngrams: Callable[[_Inputs], list[str]],
-        vec: Any,
-        weights: _Floats,
-        token_ngrams: tuple[int, int] | None = None,
-    ) -> None:
-        self.ngrams = ngrams
+    def __init__(self, vec: Any, weights: _Floats) -> None:
+        self.ngrams = _ngram_source(vec)
         # (min_n, max_n) when the terms are n-grams of ``text.tokenize`` tokens: a batch's
         # n-grams are then made from its tokens laid end to end (``score_tokens``).
-        self.token_ngrams = token_ngrams
+        self.token_ngrams = _token_ngrams(vec)
         self._columns = columns = _Columns(vec, weights)
         vocabulary: dict[str, int] = vec.vocabulary_
         self._column_of = vocabulary
@@ -735,8 +729,7 @@ class FastScorer:
             if _is_ours(part) and part.analyzer == "char_wb":
                 chars.append(_CharBlock(part, block_w, known_words()))
             else:
-                source, token_range = _ngram_source(part), _token_ngrams(part)
-                words.append(_WordBlock(source, part, block_w, token_range))
+                words.append(_WordBlock(part, block_w))
         _check(offset == weights.size, "feature count does not match the coefficients")
         self._words = tuple(words)
         self._chars = tuple(chars)
