@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
@@ -96,15 +98,29 @@ async def predict(request: Request) -> Response:
     return Response(payload, media_type="application/json")
 
 
-router.add_api_route(
-    "/predict",
-    predict,
-    methods=["POST"],
-    route_class_override=RequestOnlyRoute,
-    response_model=PredictionOut,
-    responses={**_BAD_BODY, **_UNAVAILABLE},
-    summary="Classify the sentiment of one text",
-    openapi_extra=request_body_openapi(PredictRequest),
+def _add_prediction_route(
+    path: str,
+    endpoint: Callable[[Request], Awaitable[Response]],
+    body: type[BaseModel],
+    response: type[BaseModel],
+    summary: str,
+) -> None:
+    """A POST route whose endpoint parses its own JSON body (``RequestOnlyRoute``), with
+    the body, the answer and the failure codes in the OpenAPI document."""
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        route_class_override=RequestOnlyRoute,
+        response_model=response,
+        responses={**_BAD_BODY, **_UNAVAILABLE},
+        summary=summary,
+        openapi_extra=request_body_openapi(body),
+    )
+
+
+_add_prediction_route(
+    "/predict", predict, PredictRequest, PredictionOut, "Classify the sentiment of one text"
 )
 
 
@@ -144,15 +160,12 @@ def _timed_batch(model: SentimentModel, texts: list[str]) -> list[Prediction]:
     return predictions
 
 
-router.add_api_route(
+_add_prediction_route(
     "/predict/batch",
     predict_batch,
-    methods=["POST"],
-    route_class_override=RequestOnlyRoute,
-    response_model=BatchPredictionOut,
-    responses={**_BAD_BODY, **_UNAVAILABLE},
-    summary="Classify several texts at once",
-    openapi_extra=request_body_openapi(BatchPredictRequest),
+    BatchPredictRequest,
+    BatchPredictionOut,
+    "Classify several texts at once",
 )
 
 
