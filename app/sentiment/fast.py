@@ -304,7 +304,7 @@ class _CharBlock:
         return arrays
 
     def _counter(self) -> npt.NDArray[np.int64]:
-        # Per thread: single predictions run on the event loop, batches in worker threads.
+        # Per thread: single predictions run on the event loop, batches on the inference thread.
         # int64 to match the added Python int: np.add.at is ~8 x slower when it must cast.
         try:
             counter: npt.NDArray[np.int64] = self._local.counter

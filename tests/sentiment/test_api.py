@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.support import make_settings
 
 
 def test_predict_returns_label_probabilities_and_version(client: TestClient) -> None:
@@ -52,6 +56,34 @@ def test_batch_matches_single_predictions_in_order(client: TestClient) -> None:
         assert one["label"] == other["label"]
         for label, p in one["probabilities"].items():
             assert math.isclose(p, other["probabilities"][label], abs_tol=1e-12)
+
+
+def test_concurrent_batches_each_get_their_own_predictions_in_order(client: TestClient) -> None:
+    # Batches queue for the one inference thread; none may see another's texts or order.
+    requests = [[f"{word} {i}" for i in range(40)] for word in ("great", "awful", "fine", "bad")]
+    expected = [
+        [client.post("/predict", json={"text": t}).json()["label"] for t in texts]
+        for texts in requests
+    ]
+
+    def labels(texts: list[str]) -> list[str]:
+        response = client.post("/predict/batch", json={"texts": texts})
+        assert response.status_code == 200
+        return [p["label"] for p in response.json()["predictions"]]
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        for _ in range(3):
+            assert list(pool.map(labels, requests)) == expected
+
+
+def test_inference_thread_stops_with_the_app(database_url: str, model_path: Path) -> None:
+    app = create_app(make_settings(database_url, model_path))
+    with TestClient(app) as client:
+        assert client.post("/predict/batch", json={"texts": ["good"]}).status_code == 200
+        inference = app.state.inference_executor
+        assert inference.submit(sum, [1, 2]).result() == 3
+    with pytest.raises(RuntimeError):  # shut down: nothing more can be queued
+        inference.submit(sum, [1, 2])
 
 
 def test_batch_limits(make_client: Callable[..., TestClient]) -> None:
