@@ -23,9 +23,10 @@ look-up per word n-gram, the lexicon block one per token.
 For this project's recipe (``text.normalize`` + ``text.tokenize`` words, ``char_wb`` n-grams,
 lexicon features) the text is normalised and tokenised once and the n-grams are generated
 exactly as scikit-learn does; any other vectorizer is run through its own
-``build_analyzer()``. A batch is scored block by block over all its tokens (or words) laid
-end to end (``_Flat``): C-level look-ups over one list and NumPy sums per text, so its
-per-text Python work is little more than normalising and tokenising. Nothing is cached
+``build_analyzer()``. A batch is normalised and tokenised as one string, its tokens turned
+into integer ids with the negation scopes marked by NumPy (``token_ids``), and scored
+block by block over all its token ids (or words) laid end to end: word n-grams as integer
+keys, C-level look-ups over one list, NumPy sums per text. Nothing is cached
 from one text to the next: a text costs the same whatever came before it.
 ``tests/sentiment/test_fast.py`` proves the agreement, single and batch, on every training
 text and ``load_model`` re-checks it on probe texts at every load.
@@ -36,8 +37,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from itertools import chain, compress, islice, pairwise, repeat
+from collections.abc import Callable, Sequence
+from itertools import chain, compress, pairwise, repeat
 from operator import mul
 from typing import Any
 
@@ -57,10 +58,9 @@ from app.sentiment.lexicon import (
 )
 from app.sentiment.nb import NBScaler
 from app.sentiment.pipeline import CharNgrams
-from app.sentiment.text import NEGATION_PREFIX, normalize, tokenize
+from app.sentiment.text import NEGATION_PREFIX, normalize, normalize_joined, tokenize
+from app.sentiment.token_ids import UNKNOWN, NgramColumns, TokenIds
 
-# What a block needs: raw text, normalised text, tokens of the normalised text.
-_Inputs = tuple[str, str, list[str]]
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.intp]
 # Counts below this index a precomputed table of tf'(c) / c and tf'(c) ** 2 / c.
@@ -176,17 +176,32 @@ class _WordBlock:
     """TF-IDF block over terms produced by ``ngrams`` (word n-grams, or any analyzer)."""
 
     def __init__(self, vec: Any, weights: _Floats) -> None:
-        self.ngrams = _ngram_source(vec)
         # (min_n, max_n) when the terms are n-grams of ``text.tokenize`` tokens: a batch's
-        # n-grams are then made from its tokens laid end to end (``score_tokens``).
+        # n-grams are then looked up by token ids (``score_ids``); else the analyzer runs.
         self.token_ngrams = _token_ngrams(vec)
+        self._analyzer: Callable[[str], list[str]] = vec.build_analyzer()
         self._columns = columns = _Columns(vec, weights)
         vocabulary: dict[str, int] = vec.vocabulary_
         self._column_of = vocabulary
+        self._ngram_columns: NgramColumns | None = None  # set by ``index``
         iw, i2 = columns.iw.tolist(), columns.i2.tolist()
         # term -> idf * w + idf ** 2 * 1j: one sum() adds the dot product and the norm.
         self._pairs = {term: complex(iw[col], i2[col]) for term, col in vocabulary.items()}
         self._sublinear = columns.sublinear
+
+    def tokens(self) -> set[str]:
+        """The tokens of this block's terms (``token_ngrams`` blocks)."""
+        return {token for term in self._column_of for token in term.split(" ")}
+
+    def index(self, ids: TokenIds) -> None:
+        """Look n-grams up by token ids from now on (``score_ids``)."""
+        self._ngram_columns = NgramColumns(self._column_of, ids, self._columns.width)
+
+    def terms(self, text: str, tokens: list[str]) -> list[str]:
+        """This block's terms of one text (``tokens``: its ``tokenize`` output)."""
+        if self.token_ngrams is not None:
+            return word_ngrams(tokens, *self.token_ngrams)
+        return list(self._analyzer(text))
 
     def score(self, terms: list[str]) -> float:
         """This block's contribution to the decision value."""
@@ -215,39 +230,12 @@ class _WordBlock:
         known = cols != unknown
         return self._columns.batch_scores(terms.owner[known], cols[known], terms.size)
 
-    def score_tokens(self, tokens: _Flat) -> _Floats:
-        """``score`` of each text of a batch from its tokens (``token_ngrams`` blocks): each
-        n-gram size is one C-level pass over all the batch's tokens; an n-gram that spans
-        two texts is dropped by its owners."""
-        assert self.token_ngrams is not None
-        min_n, max_n = self.token_ngrams
-        flat, owner = tokens.items, tokens.owner
-        get, unknown = self._column_of.get, self._columns.width
-        owners: list[_Ints] = []
-        columns: list[_Ints] = []
-        for n in range(min_n, max_n + 1):
-            count = len(flat) - n + 1
-            if count <= 0:
-                break
-            if n == 1:
-                grams: Iterable[str] = flat
-            elif n == 2:
-                grams = map(" ".join, pairwise(flat))
-            else:
-                shifted = (islice(flat, k, None) for k in range(n))  # shorter and shorter
-                grams = map(" ".join, zip(*shifted, strict=False))
-            cols = np.fromiter(map(get, grams, repeat(unknown)), dtype=np.intp, count=count)
-            first = owner[:count]
-            keep = cols != unknown
-            if n > 1:
-                keep &= first == owner[n - 1 :]  # first and last token in the same text
-            owners.append(first[keep])
-            columns.append(cols[keep])
-        if not columns:
-            return np.zeros(tokens.size, dtype=np.float64)
-        return self._columns.batch_scores(
-            np.concatenate(owners), np.concatenate(columns), tokens.size
-        )
+    def score_ids(self, ids: _Ints, owner: _Ints, size: int) -> _Floats:
+        """``score`` of each of ``size`` texts from a batch's ``TokenIds.encode`` output
+        (``token_ngrams`` blocks, after ``index``)."""
+        assert self._ngram_columns is not None
+        texts, cols = self._ngram_columns.occurrences(ids, owner)
+        return self._columns.batch_scores(texts, cols, size)
 
 
 class _CharBlock:
@@ -566,7 +554,7 @@ class _LexiconBlock:
         modifiers = {w: BOOST for w in BOOSTERS} | {w: DAMP for w in DAMPENERS}
         self._modifier = modifiers | {NEGATION_PREFIX + w: m for w, m in modifiers.items()}
         self._log1p = [math.log1p(k) for k in range(64)]
-        # The same tables as arrays, for ``score_tokens``: row 0 is "not a hit".
+        # The same tables as arrays, for ``score_ids``: row 0 is "not a hit".
         self._hit_row = {token: row for row, token in enumerate(hits, start=1)}
         rows = [(0.0, 0, False), *hits.values()]
         self._valence = np.array([v for v, _, _ in rows], dtype=np.float64)
@@ -624,31 +612,38 @@ class _LexiconBlock:
         counted: float = sum(map(mul, logs, w[3:]))
         return z + counted
 
-    def score_tokens(self, tokens: _Flat) -> _Floats:
-        """``score`` of each text of a batch from all its tokens laid end to end: one C-level
-        pass finds the hits, NumPy does the rest for the whole batch, with the same
-        operations per valence as ``score`` (multiplying by 1.0 where ``score`` skips one)."""
-        flat, owner, size = tokens.items, tokens.owner, tokens.size
-        rows = np.fromiter(map(self._hit_row.get, flat, repeat(0)), dtype=np.intp, count=len(flat))
+    def tokens(self) -> set[str]:
+        """The tokens this block reacts to."""
+        return {*self._hits, *self._modifier, "but"}
+
+    def index(self, ids: TokenIds) -> None:
+        """The tables by token id, for ``score_ids``."""
+        self._row_by_id = np.zeros(ids.size, dtype=np.intp)
+        self._modifier_by_id = np.ones(ids.size, dtype=np.float64)
+        for token, row in self._hit_row.items():
+            self._row_by_id[ids.id_of(token)] = row
+        for token, modifier in self._modifier.items():
+            self._modifier_by_id[ids.id_of(token)] = modifier
+        self._row_by_id[UNKNOWN] = 0
+        self._modifier_by_id[UNKNOWN] = 1.0
+        self._but = ids.id_of("but")
+
+    def score_ids(self, ids: _Ints, owner: _Ints, size: int) -> _Floats:
+        """``score`` of each of ``size`` texts from a batch's ``TokenIds.encode`` output
+        (after ``index``), with the same operations per valence as ``score`` (multiplying
+        by 1.0 where ``score`` skips one)."""
+        rows = self._row_by_id[ids]
         at = np.flatnonzero(rows)
         if at.size == 0:
             return np.zeros(size, dtype=np.float64)
         row, text = rows[at], owner[at]
-        valence = self._valence[row]
-        # Degree word just before a hit, in the same text.
-        before = np.flatnonzero((at > 0) & (owner[at - 1] == text))
-        if before.size:
-            previous = [flat[i] for i in (at[before] - 1).tolist()]
-            modifier = np.fromiter(
-                map(self._modifier.get, previous, repeat(1.0)),
-                dtype=np.float64,
-                count=len(previous),
-            )
-            valence[before] *= modifier
+        # Degree word just before a hit, in the same text (at - 1 = -1 is masked out).
+        before = (at > 0) & (owner[at - 1] == text)
+        valence = self._valence[row] * np.where(before, self._modifier_by_id[ids[at - 1]], 1.0)
         valence *= self._negation[row]
         # "but": hits before a text's last "but" weigh BEFORE_BUT, after it AFTER_BUT.
-        buts = list(compress(range(len(flat)), map("but".__eq__, flat)))
-        if buts:
+        buts = np.flatnonzero(ids == self._but) if self._but != UNKNOWN else at[:0]
+        if buts.size:
             last_but = np.full(size, -1, dtype=np.intp)
             np.maximum.at(last_but, owner[buts], buts)
             limit = last_but[text]
@@ -734,6 +729,13 @@ class FastScorer:
         self._words = tuple(words)
         self._chars = tuple(chars)
         self._lexicons = tuple(lexicons)
+        by_ids: list[_WordBlock | _LexiconBlock] = [
+            *(w for w in words if w.token_ngrams is not None),
+            *lexicons,
+        ]
+        self._ids = TokenIds(chain.from_iterable(block.tokens() for block in by_ids))
+        for block in by_ids:
+            block.index(self._ids)
 
     def decision(self, text: str) -> float:
         """The logistic regression's decision value (log-odds of ``classes[1]``)."""
@@ -741,7 +743,7 @@ class FastScorer:
         tokens = tokenize(normalized)
         z = self.intercept
         for block in self._words:
-            z += block.score(block.ngrams((text, normalized, tokens)))
+            z += block.score(block.terms(text, tokens))
         if self._chars:
             split = normalized.split()
             for chars in self._chars:
@@ -759,29 +761,29 @@ class FastScorer:
         return e / (1.0 + e)
 
     def decision_batch(self, texts: Sequence[str]) -> _Floats:
-        """``decision`` for several texts. Each block scores the whole batch at once, over
-        its tokens (or words) laid end to end, so the per-text Python work is only the
-        normalisation and tokenisation."""
+        """``decision`` for several texts. The batch is normalised and tokenised as one
+        string (``text.normalize_joined``, ``TokenIds.encode``), and each block scores all
+        its texts at once over their token ids (or words) laid end to end."""
         size = len(texts)
-        normalized = [normalize(t) for t in texts]
-        per_text = [tokenize(n) for n in normalized]
-        tokens = _Flat(per_text)
         z = np.full(size, self.intercept, dtype=np.float64)
+        if size == 0:
+            return z
+        joined = normalize_joined(texts)
+        ids, owner = self._ids.encode(joined)
         for block in self._words:
             if block.token_ngrams is not None:
-                z += block.score_tokens(tokens)
+                z += block.score_ids(ids, owner, size)
             else:
-                inputs = zip(texts, normalized, per_text, strict=True)
-                z += block.score_batch([block.ngrams(i) for i in inputs])
+                z += block.score_batch([block.terms(t, []) for t in texts])
         if self._chars:
-            words = _Flat([n.split() for n in normalized])
+            words = _Flat([line.split() for line in joined.split("\n")])
             for chars in self._chars:
                 if isinstance(chars, _AdditiveCharBlock):
                     z += chars.score_words(words)
                 else:
                     z += chars.score_batch(words.per_text)
         for lexicon in self._lexicons:
-            z += lexicon.score_tokens(tokens)
+            z += lexicon.score_ids(ids, owner, size)
         return z
 
     def proba_positive_class_batch(self, texts: Sequence[str]) -> _Floats:
@@ -789,16 +791,6 @@ class FastScorer:
         z = self.decision_batch(texts)
         out: _Floats = 0.5 * (1.0 + np.tanh(0.5 * z))
         return out
-
-
-def _ngram_source(vec: Any) -> Callable[[_Inputs], list[str]]:
-    """How a word-level vectorizer's n-grams are produced from the shared inputs."""
-    token_range = _token_ngrams(vec)
-    if token_range is not None:
-        min_n, max_n = token_range
-        return lambda inputs: word_ngrams(inputs[2], min_n, max_n)
-    analyzer = vec.build_analyzer()
-    return lambda inputs: list(analyzer(inputs[0]))
 
 
 def _token_ngrams(vec: Any) -> tuple[int, int] | None:

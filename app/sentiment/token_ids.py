@@ -1,0 +1,157 @@
+"""A batch's tokens as integer ids, with ``text.tokenize``'s negation scopes marked by NumPy.
+
+Tokenising text by text costs a regex call and a Python loop per text. For a batch, the
+normalised texts are joined with "\\n" and split by one ``findall`` (the token pattern plus
+"\\n"), each token becomes an id with one dictionary look-up, and the negation scopes, the
+dropped punctuation and each token's text come from array operations over the whole batch.
+
+The ids cover every token the model can score (its word vocabularies' words, the lexicon's
+words, negators, scope ends), each also in its negation-marked form; every other token is
+``UNKNOWN`` (or ``UNKNOWN_NEGATOR``, an unlisted "n't" contraction), which no block scores.
+Word n-grams then become integer keys (``NgramColumns``), so a bigram costs no string join.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from itertools import repeat
+
+import numpy as np
+import numpy.typing as npt
+
+from app.sentiment.text import (
+    CLAUSE_PUNCTUATION,
+    NEGATION_PREFIX,
+    NEGATION_WINDOW,
+    NEGATORS,
+    SCOPE_END,
+    TOKEN,
+)
+
+_Ints = npt.NDArray[np.intp]
+_Keys = npt.NDArray[np.int64]
+
+UNKNOWN, UNKNOWN_NEGATOR, SEPARATOR = 0, 1, 2
+_SPLIT = re.compile(TOKEN.pattern + r"|\n")
+
+
+def _is_negator(token: str) -> bool:
+    return token in NEGATORS or token.endswith("n't")
+
+
+class TokenIds:
+    """Ids of the tokens a model can score, and ``encode``: ``tokenize`` for a batch."""
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        """``tokens``: every token (plain or negation-marked) that some block scores."""
+        bases = sorted({t.removeprefix(NEGATION_PREFIX) for t in tokens} | NEGATORS | SCOPE_END)
+        # The first three are in no vocabulary: "" cannot be a token.
+        strings = ["", "", "\n", *bases, *(NEGATION_PREFIX + b for b in bases)]
+        self.strings = strings
+        self.size = len(strings)
+        first = SEPARATOR + 1
+        self._id_of = {s: i for i, s in enumerate(strings) if i >= SEPARATOR}
+        self._negated = np.zeros(self.size, dtype=np.intp)  # the unknowns stay unknown
+        self._negated[first : first + len(bases)] = np.arange(len(bases)) + first + len(bases)
+        self._negator = np.array([_is_negator(s) for s in strings])
+        self._negator[UNKNOWN_NEGATOR] = True
+        self._scope_end = np.array([s in SCOPE_END for s in strings])
+        self._dropped = np.array([s in CLAUSE_PUNCTUATION for s in strings])
+        self._scope_end[SEPARATOR] = self._dropped[SEPARATOR] = True
+
+    def id_of(self, token: str) -> int:
+        """A token's id (``UNKNOWN`` if the model cannot score it)."""
+        return self._id_of.get(token, UNKNOWN)
+
+    def encode(self, joined: str) -> tuple[_Ints, _Ints]:
+        """``tokenize`` of each "\\n"-separated normalised text, as (ids, text of each id)
+        laid end to end."""
+        tokens: list[str] = _SPLIT.findall(joined)
+        count = len(tokens)
+        raw = np.fromiter(map(self._id_of.get, tokens, repeat(UNKNOWN)), np.intp, count)
+        if "n't" in joined:  # contractions outside the table still open a scope
+            unknown = np.flatnonzero(raw == UNKNOWN).tolist()
+            raw[[i for i in unknown if tokens[i].endswith("n't")]] = UNKNOWN_NEGATOR
+        position = np.arange(count)
+        # Per token: the last negator and the last scope end strictly before it.
+        last_negator = np.maximum.accumulate(np.where(self._negator[raw], position, -1))
+        end = self._scope_end[raw]
+        last_end = np.maximum.accumulate(np.where(end, position, -1))
+        negator_before = np.concatenate(([-1], last_negator[:-1]))
+        end_before = np.concatenate(([-1], last_end[:-1]))
+        # In a scope: the negator is closer than any scope end, and at most the window
+        # back (a scope end resets the count, so no token between them is skipped).
+        scoped = (
+            (negator_before > end_before) & (position - negator_before <= NEGATION_WINDOW) & ~end
+        )
+        ids = np.where(scoped, self._negated[raw], raw)
+        owner = np.cumsum(raw == SEPARATOR)
+        kept = ~self._dropped[raw]
+        return ids[kept], owner[kept]
+
+    def decode(self, ids: _Ints) -> list[str]:
+        """The tokens of ``ids`` ("" for the unknown ones)."""
+        return [self.strings[i] for i in ids.tolist()]
+
+
+class NgramColumns:
+    """Vocabulary columns of token n-grams looked up by integer keys.
+
+    An n-gram that prefixes some vocabulary term has a prefix id at its length: at length
+    1 its token id, at length k the rank of the key ``(prefix id of its first k - 1
+    tokens) * ids.size + (id of its last token)`` in that length's sorted key array. So
+    each length is one vectorised ``searchsorted`` over the batch, for any n-gram range.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], ids: TokenIds, unknown: int) -> None:
+        """``unknown``: the column any n-gram outside ``vocabulary`` gets."""
+        terms = [(tuple(map(ids.id_of, term.split(" "))), col) for term, col in vocabulary.items()]
+        if any(UNKNOWN in key for key, _ in terms):
+            raise ValueError("a vocabulary term has a token outside the ids")
+        self._width = ids.size
+        self._unknown = unknown
+        self.max_n = max((len(key) for key, _ in terms), default=1)
+        self._unigrams = np.full(ids.size, unknown, dtype=np.intp)
+        prefix_id: dict[tuple[int, ...], int] = {}  # of the previous length's prefixes
+        self._keys: list[_Keys] = []
+        self._columns: list[_Ints] = []
+        for n in range(1, self.max_n + 1):
+            column_of = {key: col for key, col in terms if len(key) == n}
+            if n == 1:
+                for (token,), col in column_of.items():
+                    self._unigrams[token] = col
+                continue
+            prefixes = sorted({key[:n] for key, _ in terms if len(key) >= n})
+            first = [p[0] if n == 2 else prefix_id[p[:-1]] for p in prefixes]
+            last = np.array([p[-1] for p in prefixes], dtype=np.int64)
+            keys = np.array(first, dtype=np.int64) * ids.size + last
+            order = np.argsort(keys)
+            self._keys.append(keys[order])
+            ranked = [prefixes[i] for i in order.tolist()]
+            columns = [column_of.get(p, unknown) for p in ranked]
+            self._columns.append(np.array(columns, dtype=np.intp))
+            prefix_id = {p: rank for rank, p in enumerate(ranked)}
+
+    def occurrences(self, ids: _Ints, owner: _Ints) -> tuple[_Ints, _Ints]:
+        """(text, column) of each vocabulary n-gram in a batch's ``TokenIds.encode``
+        output; n-grams across two texts are dropped."""
+        unknown = self._unknown
+        columns = [self._unigrams[ids]]
+        owners = [owner]
+        prefix = ids.astype(np.int64)  # prefix id of the n-gram starting at each token
+        for n in range(2, self.max_n + 1):
+            count = ids.size - n + 1
+            if count <= 0:
+                break
+            sorted_keys = self._keys[n - 2]
+            # A prefix of -1 (none) gives a negative key, which no array holds.
+            keys = prefix[:count] * self._width + ids[n - 1 :]
+            at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+            found = (sorted_keys[at] == keys) & (owner[:count] == owner[n - 1 :])
+            prefix = np.where(found, at, -1)
+            columns.append(np.where(found, self._columns[n - 2][at], unknown))
+            owners.append(owner[:count])
+        cols = np.concatenate(columns)
+        known = cols != unknown
+        return np.concatenate(owners)[known], cols[known]
