@@ -29,6 +29,9 @@ TRICKY = [
     "fish &amp",
     "chips &amp; not great",
     "nothing works, no way! didn't, don't: won't; never ever great again",
+    # Apostrophes and digits where the token pattern splits words or drops the apostrophe.
+    "rock'n'roll 90's ab'cd1'ef x'y1'z 'quoted' dogs' a''b don't9 1'a a'1 ''a a'' isn't'",
+    "caf\u00e9's x'\u00e9 \ud800 lone | pipes | and\ttabs\u2028here",
 ]
 
 
