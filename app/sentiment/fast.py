@@ -350,13 +350,13 @@ class _GramKeys:
 
     _OWNER_BITS = 20  # words per call
 
-    def __init__(self, pairs: dict[str, complex], max_n: int) -> None:
+    def __init__(self, pairs: dict[str, complex], min_n: int, max_n: int) -> None:
         alphabet = sorted(set("".join(pairs)))
         self._bits = (len(alphabet) + 1).bit_length()
         self.usable = max_n * self._bits + self._OWNER_BITS < 63
         if not self.usable:
             return
-        self._max_n = max_n
+        self._min_n, self._max_n = min_n, max_n
         other = len(alphabet) + 1
         self._codes = np.full(ord(alphabet[-1]) + 2, other, dtype=np.int64)  # last: beyond
         self._codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
@@ -391,7 +391,8 @@ class _GramKeys:
         keys = [codes]
         for n in range(2, min(self._max_n, codes.size) + 1):
             keys.append((keys[-1][:-1] << self._bits) + codes[n - 1 :])
-        queries = np.concatenate([(k << self._OWNER_BITS) + owner[: k.size] for k in keys])
+        wanted = keys[self._min_n - 1 :]  # shorter n-grams are in no vocabulary
+        queries = np.concatenate([(k << self._OWNER_BITS) + owner[: k.size] for k in wanted])
         queries.sort()
         flat = queries >> self._OWNER_BITS
         at = np.minimum(np.searchsorted(self._sorted_keys, flat), self._sorted_keys.size - 1)
@@ -450,7 +451,7 @@ class _AdditiveCharBlock:
                 if form not in words:
                     words[form] = self._pair(form)
         self._words = words
-        self._keys = _GramKeys(pairs, max_n)
+        self._keys = _GramKeys(pairs, min_n, max_n)
 
     def _window_slices(self, size: int) -> list[slice]:
         """Where the windows of a padded word of ``size`` characters start and end."""
