@@ -68,6 +68,11 @@ NEGATION_PREFIX = "not_"
 NEGATION_WINDOW = 3
 
 
+def is_negator(token: str) -> bool:
+    """Whether a token opens a negation scope: a listed negator or any "n't" contraction."""
+    return token in NEGATORS or token.endswith("n't")
+
+
 def normalize(text: str) -> str:
     """Return the canonical form of a text: HTML entities decoded, lower case, ASCII quotes,
     letter runs of three or more shortened to two, whitespace collapsed."""
@@ -128,6 +133,6 @@ def tokenize(text: str) -> list[str]:
             left -= 1
         else:
             out.append(token)
-        if token in NEGATORS or token.endswith("n't"):
+        if is_negator(token):
             left = NEGATION_WINDOW
     return out

@@ -27,6 +27,7 @@ from app.sentiment.text import (
     NEGATION_WINDOW,
     NEGATORS,
     SCOPE_END,
+    is_negator,
 )
 
 _Ints = npt.NDArray[np.intp]
@@ -71,10 +72,6 @@ def split_tokens(joined: str) -> list[bytes]:
     return data.split()
 
 
-def _is_negator(token: str) -> bool:
-    return token in NEGATORS or token.endswith("n't")
-
-
 class TokenIds:
     """Ids of the tokens a model can score, and ``encode``: ``tokenize`` for a batch."""
 
@@ -93,7 +90,7 @@ class TokenIds:
         self._id_of[_SEPARATOR] = SEPARATOR
         self._negated = np.zeros(self.size, dtype=np.intp)  # the unknowns stay unknown
         self._negated[first : first + len(bases)] = np.arange(len(bases)) + first + len(bases)
-        self._negator = np.array([_is_negator(s) for s in strings])
+        self._negator = np.array([is_negator(s) for s in strings])
         self._negator[UNKNOWN_NEGATOR] = True
         self._scope_end = np.array([s in SCOPE_END for s in strings])
         self._dropped = np.array([s in CLAUSE_PUNCTUATION for s in strings])
