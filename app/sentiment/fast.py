@@ -23,10 +23,11 @@ look-up per word n-gram, the lexicon block one per token.
 For this project's recipe (``text.normalize`` + ``text.tokenize`` words, ``char_wb`` n-grams,
 lexicon features) the text is normalised and tokenised once and the n-grams are generated
 exactly as scikit-learn does; any other vectorizer is run through its own
-``build_analyzer()``. A batch is normalised and tokenised as one string, its tokens turned
-into integer ids with the negation scopes marked by NumPy (``token_ids``), and scored
-block by block over all its token ids (or words) laid end to end: word n-grams as integer
-keys, C-level look-ups over one list, NumPy sums per text. Nothing is cached
+``build_analyzer()``. A batch is normalised as one string and each of its words looked up
+once (``word_table``: a known word form's token ids and character score come from tables
+built at load time), the negation scopes are marked by NumPy (``token_ids``), and each
+block scores all the texts over their token ids (or words) laid end to end: word n-grams
+as integer keys, NumPy sums per text. Nothing is cached
 from one text to the next: a text costs the same whatever came before it.
 ``tests/sentiment/test_fast.py`` proves the agreement, single and batch, on every training
 text and ``load_model`` re-checks it on probe texts at every load.
@@ -60,6 +61,7 @@ from app.sentiment.nb import NBScaler
 from app.sentiment.pipeline import CharNgrams
 from app.sentiment.text import NEGATION_PREFIX, normalize, normalize_joined, tokenize
 from app.sentiment.token_ids import UNKNOWN, NgramColumns, TokenIds
+from app.sentiment.word_table import Flat, LookedUp, WordTable
 
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.intp]
@@ -76,19 +78,6 @@ class UnsupportedPipelineError(ValueError):
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise UnsupportedPipelineError(message)
-
-
-class _Flat:
-    """A batch's per-text string lists laid end to end: ``items`` and, per item, the index
-    of its text (``owner``, non-decreasing), so a block scores the whole batch with C-level
-    look-ups over one list and NumPy sums per text instead of a Python call per text."""
-
-    def __init__(self, per_text: list[list[str]]) -> None:
-        self.per_text = per_text
-        self.size = len(per_text)
-        self.items: list[str] = list(chain.from_iterable(per_text))
-        lengths = list(map(len, per_text))
-        self.owner: _Ints = np.repeat(np.arange(self.size, dtype=np.intp), lengths)
 
 
 def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
@@ -220,7 +209,7 @@ class _WordBlock:
 
     def score_batch(self, terms_per_text: list[list[str]]) -> _Floats:
         """``score`` of each text's terms, the arithmetic done once for the whole batch."""
-        terms = _Flat(terms_per_text)
+        terms = Flat(terms_per_text)
         unknown = self._columns.width  # the all-zero column
         cols = np.fromiter(
             map(self._column_of.get, terms.items, repeat(unknown)),
@@ -497,33 +486,34 @@ class _AdditiveCharBlock:
         total = self._total(words)
         return total.real / math.sqrt(total.imag) if total.imag > 0.0 else 0.0
 
-    def score_words(self, words: _Flat) -> _Floats:
-        """``score`` of each text of a batch from all its words laid end to end: one C-level
-        pass of table look-ups, and the words outside the table computed together, with
-        NumPy, once each."""
+    def forms(self) -> list[str]:
+        """The word forms whose pairs are precomputed, for a ``WordTable``."""
+        return list(self._words)
+
+    def align(self, table: WordTable) -> None:
+        """Number the precomputed pairs as ``table`` numbers its forms (``score_words``)."""
+        get = self._words.get
+        pairs = [get(form) for form in table.forms]
+        known = [self._pair(f) if p is None else p for f, p in zip(table.forms, pairs, strict=True)]
+        # One more pair, 0: what row -1 (a word outside the table) gathers.
+        self._by_row = np.array([*known, 0j], dtype=np.complex128)
+
+    def score_words(self, words: Flat, found: LookedUp) -> _Floats:
+        """``score`` of each text of a batch from all its words laid end to end (numbered
+        by the ``WordTable`` this block is aligned with): the known words' pairs gathered,
+        the others computed together with NumPy, once each."""
         size, owner = words.size, words.owner
-        values = np.fromiter(
-            map(self._words.get, words.items, repeat(_MISSING)),
-            dtype=np.complex128,
-            count=len(words.items),
-        )
-        absent = np.isnan(values.real)
-        values[absent] = 0.0
+        values = self._by_row[found.rows]
         dot = np.bincount(owner, weights=values.real, minlength=size)
         sumsq = np.bincount(owner, weights=values.imag, minlength=size)
-        if absent.any():
-            at = np.flatnonzero(absent)
-            flat = words.items
-            unseen = [flat[i] for i in at.tolist()]
-            distinct = list(dict.fromkeys(unseen))
+        if found.distinct:
             if self._keys.usable:
-                real, imag = self._keys.pairs(distinct)
+                real, imag = self._keys.pairs(found.distinct)
             else:
-                computed = [self._pair(w) for w in distinct]
+                computed = [self._pair(w) for w in found.distinct]
                 real = np.array([c.real for c in computed], dtype=np.float64)
                 imag = np.array([c.imag for c in computed], dtype=np.float64)
-            index = dict(zip(distinct, range(len(distinct)), strict=True))
-            which = np.fromiter(map(index.__getitem__, unseen), dtype=np.intp, count=len(unseen))
+            at, which = found.absent, found.which
             dot += np.bincount(owner[at], weights=real[which], minlength=size)
             sumsq += np.bincount(owner[at], weights=imag[which], minlength=size)
         out = np.zeros(size, dtype=np.float64)
@@ -737,6 +727,13 @@ class FastScorer:
         self._ids = TokenIds(chain.from_iterable(block.tokens() for block in by_ids))
         for block in by_ids:
             block.index(self._ids)
+        # Word forms: the character block's (known words with their punctuation), else
+        # the known words alone.
+        additive = [c for c in chars if isinstance(c, _AdditiveCharBlock)]
+        forms = additive[0].forms() if additive else known_words()
+        self._table = WordTable(forms, self._ids)
+        for char_block in additive:
+            char_block.align(self._table)
 
     def decision(self, text: str) -> float:
         """The logistic regression's decision value (log-odds of ``classes[1]``)."""
@@ -762,27 +759,28 @@ class FastScorer:
         return e / (1.0 + e)
 
     def decision_batch(self, texts: Sequence[str]) -> _Floats:
-        """``decision`` for several texts. The batch is normalised and tokenised as one
-        string (``text.normalize_joined``, ``TokenIds.encode``), and each block scores all
-        its texts at once over their token ids (or words) laid end to end."""
+        """``decision`` for several texts. The batch is normalised as one string
+        (``text.normalize_joined``), its words looked up once (``WordTable``: token ids and
+        character scores of the known ones), and each block scores all its texts at once
+        over their token ids (or words) laid end to end."""
         size = len(texts)
         z = np.full(size, self.intercept, dtype=np.float64)
         if size == 0:
             return z
         joined = normalize_joined(texts)
-        ids, owner = self._ids.encode(joined)
+        words = Flat.words_of_lines(joined)
+        found = self._table.look_up(words)
+        ids, owner = self._ids.scopes(*self._table.token_ids(words, found))
         for block in self._words:
             if block.token_ngrams is not None:
                 z += block.score_ids(ids, owner, size)
             else:
                 z += block.score_batch([block.terms(t, []) for t in texts])
-        if self._chars:
-            words = _Flat([line.split() for line in joined.split("\n")])
-            for chars in self._chars:
-                if isinstance(chars, _AdditiveCharBlock):
-                    z += chars.score_words(words)
-                else:
-                    z += chars.score_batch(words.per_text)
+        for chars in self._chars:
+            if isinstance(chars, _AdditiveCharBlock):
+                z += chars.score_words(words, found)
+            else:
+                z += chars.score_batch(words.per_text)
         for lexicon in self._lexicons:
             z += lexicon.score_ids(ids, owner, size)
         return z

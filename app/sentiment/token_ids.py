@@ -100,31 +100,51 @@ class TokenIds:
         """A token's id (``UNKNOWN`` if the model cannot score it)."""
         return self._id_of.get(token.encode("utf-8", "surrogatepass"), UNKNOWN)
 
-    def encode(self, joined: str) -> tuple[_Ints, _Ints]:
-        """``tokenize`` of each "\\n"-separated normalised text, as (ids, text of each id)
-        laid end to end."""
-        tokens = split_tokens(joined)
-        count = len(tokens)
-        raw = np.fromiter(map(self._id_of.get, tokens, repeat(UNKNOWN)), np.intp, count)
-        if "n't" in joined:  # contractions outside the table still open a scope
-            unknown = np.flatnonzero(raw == UNKNOWN).tolist()
-            raw[[i for i in unknown if tokens[i].endswith(b"n't")]] = UNKNOWN_NEGATOR
+    def raw_ids(self, tokens: list[bytes]) -> _Ints:
+        """The id of each of ``split_tokens``'s tokens, before negation scopes."""
+        raw = np.fromiter(map(self._id_of.get, tokens, repeat(UNKNOWN)), np.intp, len(tokens))
+        # Contractions outside the table still open a scope.
+        unknown = np.flatnonzero(raw == UNKNOWN).tolist()
+        raw[[i for i in unknown if tokens[i].endswith(b"n't")]] = UNKNOWN_NEGATOR
+        return raw
+
+    def scopes(self, raw: _Ints, owner: _Ints) -> tuple[_Ints, _Ints]:
+        """``tokenize``'s output from raw ids laid end to end (``owner``: the text of each,
+        non-decreasing): tokens in a negation scope take their negated id, and clause
+        punctuation is dropped. Returns (ids, text of each id)."""
+        count = raw.size
+        if count == 0:
+            return raw, owner
         position = np.arange(count)
-        # Per token: the last negator and the last scope end strictly before it.
+        # Per token: the last negator, the last scope end and its text's first token.
         last_negator = np.maximum.accumulate(np.where(self._negator[raw], position, -1))
         end = self._scope_end[raw]
         last_end = np.maximum.accumulate(np.where(end, position, -1))
+        first = np.ones(count, dtype=bool)
+        np.not_equal(owner[1:], owner[:-1], out=first[1:])
+        text_start = np.maximum.accumulate(np.where(first, position, 0))
         negator_before = np.concatenate(([-1], last_negator[:-1]))
         end_before = np.concatenate(([-1], last_end[:-1]))
-        # In a scope: the negator is closer than any scope end, and at most the window
-        # back (a scope end resets the count, so no token between them is skipped).
+        # In a scope: the negator is in the same text, closer than any scope end, and at
+        # most the window back (a scope end resets the count, so no token between them is
+        # skipped).
         scoped = (
-            (negator_before > end_before) & (position - negator_before <= NEGATION_WINDOW) & ~end
+            (negator_before > end_before)
+            & (negator_before >= text_start)
+            & (position - negator_before <= NEGATION_WINDOW)
+            & ~end
         )
         ids = np.where(scoped, self._negated[raw], raw)
-        owner = np.cumsum(raw == SEPARATOR)
         kept = ~self._dropped[raw]
         return ids[kept], owner[kept]
+
+    def encode(self, joined: str) -> tuple[_Ints, _Ints]:
+        """``tokenize`` of each "\\n"-separated normalised text, as (ids, text of each id)
+        laid end to end."""
+        raw = self.raw_ids(split_tokens(joined))
+        separator = raw == SEPARATOR
+        owner = np.cumsum(separator)
+        return self.scopes(raw[~separator], owner[~separator])
 
     def decode(self, ids: _Ints) -> list[str]:
         """The tokens of ``ids`` ("" for the unknown ones)."""

@@ -1,0 +1,41 @@
+"""A batch's tokens from its words' table rows must be the tokens of the whole text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.sentiment.data import Corpus
+from app.sentiment.text import normalize_joined
+from app.sentiment.token_ids import TokenIds
+from app.sentiment.word_table import Flat, WordTable
+from tests.sentiment.test_token_ids import TRICKY
+
+
+def _table(forms: list[str]) -> tuple[WordTable, TokenIds]:
+    ids = TokenIds({"good", "not_good", "bad", "great", "not_great", "fine", "not", "!"})
+    return WordTable(forms, ids), ids
+
+
+def test_table_tokens_equal_encode_of_the_whole_text(corpus: Corpus) -> None:
+    # Forms in and out of the table, with punctuation, contractions and tokens that span
+    # several forms' worth of characters; half the corpus words are left out of it.
+    words = sorted({w for t in corpus.texts[:2000] for w in normalize_joined([t]).split()})
+    for forms in (words[::2], ["good", "good,", "not", "isn't", "a.b.c.d.e.f", ""], []):
+        table, ids = _table(forms)
+        for texts in (corpus.texts, TRICKY, [""], ["   ", "good"]):
+            joined = normalize_joined(texts)
+            flat = Flat.words_of_lines(joined)
+            found = table.look_up(flat)
+            mine_ids, mine_owner = ids.scopes(*table.token_ids(flat, found))
+            their_ids, their_owner = ids.encode(joined)
+            assert np.array_equal(mine_ids, their_ids)
+            assert np.array_equal(mine_owner, their_owner)
+
+
+def test_look_up_numbers_known_words_and_lists_each_unseen_word_once() -> None:
+    table, _ = _table(["good", "bad,"])
+    found = table.look_up(Flat([["good", "odd", "bad,"], ["odd", "bad", "good"]]))
+    assert found.rows.tolist() == [0, -1, 1, -1, -1, 0]
+    assert found.absent.tolist() == [1, 3, 4]
+    assert found.distinct == ["odd", "bad"]
+    assert found.which.tolist() == [0, 0, 1]
