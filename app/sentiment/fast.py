@@ -498,11 +498,11 @@ class _AdditiveCharBlock:
         # One more pair, 0: what row -1 (a word outside the table) gathers.
         self._by_row = np.array([*known, 0j], dtype=np.complex128)
 
-    def score_words(self, words: Flat, found: LookedUp) -> _Floats:
+    def score_words(self, found: LookedUp) -> _Floats:
         """``score`` of each text of a batch from all its words laid end to end (numbered
         by the ``WordTable`` this block is aligned with): the known words' pairs gathered,
         the others computed together with NumPy, once each."""
-        size, owner = words.size, words.owner
+        size, owner = found.size, found.owner
         values = self._by_row[found.rows]
         dot = np.bincount(owner, weights=values.real, minlength=size)
         sumsq = np.bincount(owner, weights=values.imag, minlength=size)
@@ -768,9 +768,8 @@ class FastScorer:
         if size == 0:
             return z
         joined = normalize_joined(texts)
-        words = Flat.words_of_lines(joined)
-        found = self._table.look_up(words)
-        ids, owner = self._ids.scopes(*self._table.token_ids(words, found))
+        found = self._table.look_up(joined)
+        ids, owner = self._ids.scopes(*self._table.token_ids(found))
         for block in self._words:
             if block.token_ngrams is not None:
                 z += block.score_ids(ids, owner, size)
@@ -778,9 +777,9 @@ class FastScorer:
                 z += block.score_batch([block.terms(t, []) for t in texts])
         for chars in self._chars:
             if isinstance(chars, _AdditiveCharBlock):
-                z += chars.score_words(words, found)
+                z += chars.score_words(found)
             else:
-                z += chars.score_batch(words.per_text)
+                z += chars.score_batch(Flat.words_of_lines(joined).per_text)
         for lexicon in self._lexicons:
             z += lexicon.score_ids(ids, owner, size)
         return z

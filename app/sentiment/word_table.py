@@ -21,10 +21,15 @@ from itertools import chain, repeat
 import numpy as np
 import numpy.typing as npt
 
+from app.sentiment.int_table import IntTable
 from app.sentiment.token_ids import SEPARATOR, TokenIds, split_tokens
 
 _Ints = npt.NDArray[np.intp]
 _PAD = -1  # an empty place in a row of token ids
+_NEWLINE = ord("\n")
+# Whether each code point is whitespace for ``str.split``; every such one is below 0x3001
+# (the last entry stands for all code points beyond).
+_IS_SPACE = np.array([chr(c).isspace() for c in range(0x3001)] + [False])
 
 
 class Flat:
@@ -47,10 +52,13 @@ class Flat:
 
 @dataclass(frozen=True, slots=True)
 class LookedUp:
-    """Each word's form number (``rows``; -1 for a word outside the table), and the words
-    outside it: their positions (``absent``), each distinct one once (``distinct``) and
-    which of those each absent word is (``which``)."""
+    """A batch's words (``str.split`` of each text) laid end to end: the text of each
+    (``owner``, non-decreasing, ``size`` texts), its form number (``rows``; -1 for a word
+    outside the table), and the words outside it: their positions (``absent``), each
+    distinct one once (``distinct``) and which of those each absent word is (``which``)."""
 
+    owner: _Ints
+    size: int
     rows: _Ints
     absent: _Ints
     distinct: list[str]
@@ -58,30 +66,56 @@ class LookedUp:
 
 
 class WordTable:
-    """Known word forms, numbered, with the token ids of each."""
+    """Known word forms, numbered, with the token ids of each.
+
+    A batch's words are found without making a string of each: the normalised batch is
+    one array of code points, whitespace (``str.isspace``) separates the words, and a word
+    of at most ``max_length`` characters is one exact integer (``_WordKeys``) looked up in
+    an ``IntTable``. Longer words, a few percent, are looked up by string.
+    """
 
     def __init__(self, forms: list[str], ids: TokenIds) -> None:
         self.forms = forms
-        self._row_of = {form: row for row, form in enumerate(forms)}
         self._ids = ids
+        self._keys = _WordKeys(forms)
+        short = [row for row, form in enumerate(forms) if 0 < len(form) <= self._keys.max_length]
+        self._short_rows = np.array([*short, -1], dtype=np.intp)  # -1: what row -1 gathers
+        self._short = IntTable(np.array([self._keys.key(forms[r]) for r in short], np.int64))
+        self._long_row_of = {
+            f: row for row, f in enumerate(forms) if len(f) > self._keys.max_length
+        }
         tokens = self._token_rows(forms)
         # One more row, all _PAD: what row -1 (a word outside the table) gathers.
         self._tokens = np.vstack([tokens, np.full((1, tokens.shape[1]), _PAD)])
 
-    def look_up(self, words: Flat) -> LookedUp:
-        """Each word's form number, and the words outside the table."""
-        items = words.items
-        rows = np.fromiter(map(self._row_of.get, items, repeat(-1)), np.intp, len(items))
+    def look_up(self, joined: str) -> LookedUp:
+        """The words of each "\\n"-separated text of ``joined``, numbered."""
+        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        space = _IS_SPACE[np.minimum(points, _IS_SPACE.size - 1)]
+        edges = np.ones(points.size + 2, dtype=np.int8)
+        edges[1:-1] = space
+        step = np.diff(edges)
+        starts, ends = np.flatnonzero(step == -1), np.flatnonzero(step == 1)
+        owner = np.cumsum(points == _NEWLINE)[starts]
+        lengths = ends - starts
+        rows = np.full(starts.size, -1, dtype=np.intp)
+        short = lengths <= self._keys.max_length
+        found = self._short.rows(self._keys.keys(points, starts[short], lengths[short]))
+        rows[short] = self._short_rows[found]
+        if not short.all():
+            long = np.flatnonzero(~short)
+            words = _slices(joined, starts[long], ends[long])
+            rows[long] = np.fromiter(map(self._long_row_of.get, words, repeat(-1)), np.intp)
         absent = np.flatnonzero(rows < 0)
-        unseen = [items[i] for i in absent.tolist()]
+        unseen = _slices(joined, starts[absent], ends[absent])
         index = dict.fromkeys(unseen)
         distinct = list(index)
         for number, word in enumerate(distinct):
             index[word] = number
         which = np.fromiter(map(index.__getitem__, unseen), np.intp, len(unseen))
-        return LookedUp(rows, absent, distinct, which)
+        return LookedUp(owner, joined.count("\n") + 1, rows, absent, distinct, which)
 
-    def token_ids(self, words: Flat, found: LookedUp) -> tuple[_Ints, _Ints]:
+    def token_ids(self, found: LookedUp) -> tuple[_Ints, _Ints]:
         """The raw token ids of the batch (``TokenIds.raw_ids``, before negation scopes)
         and the text of each, in order."""
         table = self._tokens[found.rows]
@@ -92,7 +126,7 @@ class WordTable:
             table[found.absent] = _widen(unseen, width)[found.which]
         flat = table.ravel()
         kept = flat != _PAD
-        owner = np.repeat(words.owner, table.shape[1])
+        owner = np.repeat(found.owner, table.shape[1])
         return flat[kept], owner[kept]
 
     def _token_rows(self, words: list[str]) -> _Ints:
@@ -107,6 +141,46 @@ class WordTable:
         rows = np.full((len(words), max(int(counts.max(initial=0)), 1)), _PAD, dtype=np.intp)
         rows[word, place] = raw
         return rows
+
+
+class _WordKeys:
+    """Words of at most ``max_length`` characters as exact integers: each character of the
+    forms' alphabet is a digit 1..K in base K + 2 (K + 1 stands for any other character),
+    so equal keys mean equal words."""
+
+    def __init__(self, forms: list[str]) -> None:
+        alphabet = sorted(set("".join(forms)))
+        self._base = base = len(alphabet) + 2
+        self.max_length = 1
+        while base ** (self.max_length + 1) < 2**63:
+            self.max_length += 1
+        other = base - 1
+        limit = ord(alphabet[-1]) + 1 if alphabet else 0
+        self._digits = np.full(limit + 1, other, dtype=np.int64)  # the last one: beyond
+        self._digits[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        self._powers = np.array([base**k for k in range(self.max_length)], dtype=np.int64)
+
+    def key(self, word: str) -> int:
+        """The key of one word of at most ``max_length`` characters."""
+        key = 0
+        for ch in word:
+            key = key * self._base + int(self._digits[min(ord(ch), self._digits.size - 1)])
+        return key
+
+    def keys(self, points: npt.NDArray[np.uint32], starts: _Ints, lengths: _Ints) -> _Ints:
+        """The key of each word ``points[start : start + length]`` (length >= 1)."""
+        if starts.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        first = np.cumsum(lengths) - lengths  # of each word, among all their characters
+        offset = np.arange(int(lengths.sum())) - np.repeat(first, lengths)
+        at = np.repeat(starts, lengths) + offset
+        digits = self._digits[np.minimum(points[at], self._digits.size - 1)]
+        place = np.repeat(lengths - 1, lengths) - offset
+        return np.add.reduceat(digits * self._powers[place], first)
+
+
+def _slices(text: str, starts: _Ints, ends: _Ints) -> list[str]:
+    return [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def _widen(rows: _Ints, width: int) -> _Ints:

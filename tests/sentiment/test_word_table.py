@@ -7,7 +7,7 @@ import numpy as np
 from app.sentiment.data import Corpus
 from app.sentiment.text import normalize_joined
 from app.sentiment.token_ids import TokenIds
-from app.sentiment.word_table import Flat, WordTable
+from app.sentiment.word_table import WordTable
 from tests.sentiment.test_token_ids import TRICKY
 
 
@@ -24,9 +24,8 @@ def test_table_tokens_equal_encode_of_the_whole_text(corpus: Corpus) -> None:
         table, ids = _table(forms)
         for texts in (corpus.texts, TRICKY, [""], ["   ", "good"]):
             joined = normalize_joined(texts)
-            flat = Flat.words_of_lines(joined)
-            found = table.look_up(flat)
-            mine_ids, mine_owner = ids.scopes(*table.token_ids(flat, found))
+            found = table.look_up(joined)
+            mine_ids, mine_owner = ids.scopes(*table.token_ids(found))
             their_ids, their_owner = ids.encode(joined)
             assert np.array_equal(mine_ids, their_ids)
             assert np.array_equal(mine_owner, their_owner)
@@ -34,8 +33,29 @@ def test_table_tokens_equal_encode_of_the_whole_text(corpus: Corpus) -> None:
 
 def test_look_up_numbers_known_words_and_lists_each_unseen_word_once() -> None:
     table, _ = _table(["good", "bad,"])
-    found = table.look_up(Flat([["good", "odd", "bad,"], ["odd", "bad", "good"]]))
+    found = table.look_up("good odd\tbad,\nodd bad good")
+    assert found.size == 2
+    assert found.owner.tolist() == [0, 0, 0, 1, 1, 1]
     assert found.rows.tolist() == [0, -1, 1, -1, -1, 0]
     assert found.absent.tolist() == [1, 3, 4]
     assert found.distinct == ["odd", "bad"]
     assert found.which.tolist() == [0, 0, 1]
+
+
+def test_look_up_finds_the_words_str_split_finds(corpus: Corpus) -> None:
+    # Long and short forms, characters outside the forms' alphabet, every kind of
+    # whitespace, empty texts; half the corpus words in the table.
+    words = sorted({w for t in corpus.texts for w in normalize_joined([t]).split()})
+    forms = [*words[::2], "x" * 40, "caf\u00e9", "\ud800"]
+    table, _ = _table(forms)
+    row_of = {form: row for row, form in enumerate(forms)}
+    spaces = "".join(chr(c) for c in range(0x3001) if chr(c).isspace() and chr(c) != "\n")
+    texts = [*corpus.texts, *TRICKY, "", f"a{spaces}b x{'x' * 39} {'x' * 40} caf\u00e9 \ud800"]
+    joined = normalize_joined(texts) + "\n" + spaces
+    found = table.look_up(joined)
+    expected = [(text, w) for text, line in enumerate(joined.split("\n")) for w in line.split()]
+    assert found.size == len(texts) + 1
+    assert found.owner.tolist() == [text for text, _ in expected]
+    assert found.rows.tolist() == [row_of.get(w, -1) for _, w in expected]
+    unseen = [w for _, w in expected if w not in row_of]
+    assert [found.distinct[i] for i in found.which.tolist()] == unseen
