@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from app.sentiment.int_table import IntTable
 from app.sentiment.lexicon import (
     AFTER_BUT,
     ALPHA,
@@ -332,29 +333,26 @@ class _GramKeys:
 
     Each character of the vocabulary gets a code (1..K; K + 1 for any other character) of
     ``bits`` bits, and an n-gram the number whose base-2**bits digits are its codes:
-    distinct n-grams get distinct keys (lengths included, as no code is 0), so a sorted key
-    array and ``searchsorted`` replace the dictionary. The queries are sorted first (with
-    their word's index in the low bits), which makes ``searchsorted`` ~2 x faster.
+    distinct n-grams get distinct keys (lengths included, as no code is 0), looked up in an
+    ``IntTable``. The table holds each vocabulary n-gram's *prefix sum* (see
+    ``_AdditiveCharBlock``), so a word costs one look-up per character: its window of
+    ``max_n`` characters there, or the window's longest prefix in the vocabulary (found in
+    at most ``max_n - min_n`` more rounds, for the windows that need them).
     """
 
-    _OWNER_BITS = 20  # words per call
-
-    def __init__(self, pairs: dict[str, complex], min_n: int, max_n: int) -> None:
-        alphabet = sorted(set("".join(pairs)))
+    def __init__(self, prefix_sums: dict[str, complex], min_n: int, max_n: int) -> None:
+        alphabet = sorted(set("".join(prefix_sums)))
         self._bits = (len(alphabet) + 1).bit_length()
-        self.usable = max_n * self._bits + self._OWNER_BITS < 63
+        self.usable = max_n * self._bits < 63
         if not self.usable:
             return
         self._min_n, self._max_n = min_n, max_n
         other = len(alphabet) + 1
         self._codes = np.full(ord(alphabet[-1]) + 2, other, dtype=np.int64)  # last: beyond
         self._codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
-        grams = list(pairs)
-        keys = np.array([self._key(g) for g in grams], dtype=np.int64)
-        order = np.argsort(keys)
-        self._sorted_keys = keys[order]
-        values = np.array([pairs[g] for g in grams], dtype=np.complex128)
-        self._values = values[order]
+        grams = list(prefix_sums)
+        self._table = IntTable(np.array([self._key(g) for g in grams], dtype=np.int64))
+        self._values = np.array([prefix_sums[g] for g in grams], dtype=np.complex128)
 
     def _key(self, gram: str) -> int:
         key = 0
@@ -363,34 +361,36 @@ class _GramKeys:
         return key
 
     def pairs(self, words: list[str]) -> tuple[_Floats, _Floats]:
-        """The summed pair of each word's char_wb n-grams, as (real parts, imaginary parts)
-        (the words' padded forms are joined: n-grams across two of them hold two adjacent
-        spaces, in no vocabulary)."""
-        if len(words) >= 1 << self._OWNER_BITS:
-            half = len(words) // 2
-            (r1, i1), (r2, i2) = self.pairs(words[:half]), self.pairs(words[half:])
-            return np.concatenate([r1, r2]), np.concatenate([i1, i2])
+        """The summed pair of each word's char_wb n-grams, as (real parts, imaginary parts)."""
         if not words:
             return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
         text = "".join([" " + word + " " for word in words])
         # surrogatepass: a lone surrogate is just another character outside the vocabulary.
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         codes = self._codes[np.minimum(points, self._codes.size - 1)]
-        owner = np.repeat(np.arange(len(words)), [len(word) + 2 for word in words])
-        keys = [codes]
-        for n in range(2, min(self._max_n, codes.size) + 1):
-            keys.append((keys[-1][:-1] << self._bits) + codes[n - 1 :])
-        wanted = keys[self._min_n - 1 :]  # shorter n-grams are in no vocabulary
-        queries = np.concatenate([(k << self._OWNER_BITS) + owner[: k.size] for k in wanted])
-        queries.sort()
-        flat = queries >> self._OWNER_BITS
-        at = np.minimum(np.searchsorted(self._sorted_keys, flat), self._sorted_keys.size - 1)
-        found = self._sorted_keys[at] == flat
-        values = self._values[at[found]]
-        who = queries[found] & ((1 << self._OWNER_BITS) - 1)
+        size = codes.size
+        lengths = [len(word) + 2 for word in words]
+        owner = np.repeat(np.arange(len(words)), lengths)
+        # From each position, the characters left in its padded word (n-grams stop there).
+        left = np.repeat(np.cumsum(lengths), lengths) - np.arange(size)
+        width = np.minimum(left, self._max_n)
+        keys = np.zeros((self._max_n, size), dtype=np.int64)  # [n - 1, i]: n-gram at i
+        keys[0] = codes
+        for n in range(2, self._max_n + 1):
+            keys[n - 1, : size - n + 1] = (keys[n - 2, : size - n + 1] << self._bits) + codes[
+                n - 1 :
+            ]
+        value = np.zeros(size, dtype=np.complex128)
+        pending = np.arange(size)
+        while pending.size:
+            rows = self._table.rows(keys[width - 1, pending])
+            hit = rows >= 0
+            value[pending[hit]] = self._values[rows[hit]]
+            shorter = ~hit & (width > self._min_n)
+            pending, width = pending[shorter], width[shorter] - 1
         # (float64 already; astype tells the type checker, which sees bincount's int overload)
-        real = np.bincount(who, weights=values.real, minlength=len(words))
-        imag = np.bincount(who, weights=values.imag, minlength=len(words))
+        real = np.bincount(owner, weights=value.real, minlength=len(words))
+        imag = np.bincount(owner, weights=value.imag, minlength=len(words))
         return real.astype(np.float64, copy=False), imag.astype(np.float64, copy=False)
 
 
@@ -440,7 +440,7 @@ class _AdditiveCharBlock:
                 if form not in words:
                     words[form] = self._pair(form)
         self._words = words
-        self._keys = _GramKeys(pairs, min_n, max_n)
+        self._keys = _GramKeys(self._prefix_sums, min_n, max_n)
 
     def _window_slices(self, size: int) -> list[slice]:
         """Where the windows of a padded word of ``size`` characters start and end."""
