@@ -11,6 +11,8 @@ import re
 from collections.abc import Sequence
 from itertools import filterfalse
 
+import numpy as np
+
 # Typographic quotes and dashes that the corpora use interchangeably with ASCII ones.
 _TRANSLATE = str.maketrans(
     {
@@ -27,6 +29,9 @@ _TRANSLATE = str.maketrans(
 # !?. shrink to two (two, so "good" stays "good"; digits untouched, "1000" is a number).
 # (``\1\1+`` rather than ``\1{2,}``: same matches, the search runs ~1.8 x faster.)
 _ELONGATED = re.compile(r"([a-z!?.])\1\1+")
+# The characters _ELONGATED shortens, by code point (the last entry: all beyond).
+_RUN_CHARACTER = np.zeros(ord("z") + 2, dtype=bool)
+_RUN_CHARACTER[[ord(c) for c in "abcdefghijklmnopqrstuvwxyz!?."]] = True
 
 # Words, contractions and sentiment-bearing punctuation; "," "." ";" ":" only end negation scopes.
 # Possessive quantifiers: nothing after them could match what they give back, so the
@@ -103,9 +108,20 @@ def normalize_joined(texts: Sequence[str]) -> str:
     if not joined.isascii() or "`" in joined:
         joined = joined.translate(_TRANSLATE)
     joined = joined.lower()
-    if _ELONGATED.search(joined) is not None:
-        joined = _ELONGATED.sub(r"\1\1", joined)
-    return joined
+    return _shorten_runs(joined)
+
+
+def _shorten_runs(joined: str) -> str:
+    """``_ELONGATED.sub(r"\\1\\1", joined)`` by NumPy: a character that repeats the two
+    before it is dropped (the regex scans ~5 x slower than these array comparisons)."""
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    third = np.flatnonzero((points[2:] == points[1:-1]) & (points[1:-1] == points[:-2])) + 2
+    third = third[_RUN_CHARACTER[np.minimum(points[third], _RUN_CHARACTER.size - 1)]]
+    if third.size == 0:
+        return joined
+    kept = np.ones(points.size, dtype=bool)
+    kept[third] = False
+    return points[kept].tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def tokenize(text: str) -> list[str]:

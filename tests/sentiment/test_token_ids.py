@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from itertools import pairwise
 
 import numpy as np
@@ -41,6 +42,16 @@ def test_normalize_joined_gives_each_texts_words(corpus: Corpus) -> None:
         assert len(lines) == len(texts)
         for text, line in zip(texts, lines, strict=True):
             assert " ".join(line.split()) == normalize(text)
+
+
+def test_normalize_joined_shortens_runs_as_normalize_does() -> None:
+    # Runs of letters, "!?." and others, at text ends, beside non-ASCII and surrogates.
+    rng = random.Random(3)
+    alphabet = "aab!?.. \u00e9\ud800x0"
+    for _ in range(300):
+        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 30))) for _ in range(20)]
+        lines = normalize_joined(texts).split("\n")
+        assert [" ".join(line.split()) for line in lines] == list(map(normalize, texts))
 
 
 def _expected(ids: TokenIds, text: str) -> list[str]:
