@@ -15,10 +15,9 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Warm-up texts; the fast path must agree with the pipeline on them or the load fails.
 _PROBES = (
@@ -38,9 +37,9 @@ _REQUIRED_METADATA = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """One text's prediction."""
+class Prediction(NamedTuple):
+    """One text's prediction (a named tuple: ~3 x cheaper to make than a frozen dataclass,
+    which counts in a batch)."""
 
     label: str  # one of the model's classes
     confidence: float  # the probability of ``label`` (the largest one)
@@ -103,8 +102,9 @@ class SentimentModel:
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
         """Classify several texts; one prediction per text, in order."""
-        probs = self._scorer.proba_positive_class_batch(texts)
-        return [make_prediction(self.classes, float(p)) for p in probs]
+        probs = self._scorer.proba_positive_class_batch(texts).tolist()
+        classes = self.classes
+        return [make_prediction(classes, p) for p in probs]
 
     def pipeline_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Probabilities from scikit-learn's own ``predict_proba`` (slow; for checks)."""
