@@ -146,11 +146,12 @@ class WordTable:
 class _WordKeys:
     """Words of at most ``max_length`` characters as exact integers: each character of the
     forms' alphabet is a digit 1..K in base K + 2 (K + 1 stands for any other character),
-    so equal keys mean equal words."""
+    and a word is the number of ``max_length`` digits that starts with its characters and
+    ends with zeros. No character is digit 0, so equal keys mean equal words."""
 
     def __init__(self, forms: list[str]) -> None:
         alphabet = sorted(set("".join(forms)))
-        self._base = base = len(alphabet) + 2
+        base = len(alphabet) + 2
         self.max_length = 1
         while base ** (self.max_length + 1) < 2**63:
             self.max_length += 1
@@ -158,25 +159,24 @@ class _WordKeys:
         limit = ord(alphabet[-1]) + 1 if alphabet else 0
         self._digits = np.full(limit + 1, other, dtype=np.int64)  # the last one: beyond
         self._digits[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
-        self._powers = np.array([base**k for k in range(self.max_length)], dtype=np.int64)
+        # The place value of each character position, first to last.
+        self._places = np.array([base**k for k in reversed(range(self.max_length))], np.int64)
 
     def key(self, word: str) -> int:
         """The key of one word of at most ``max_length`` characters."""
-        key = 0
-        for ch in word:
-            key = key * self._base + int(self._digits[min(ord(ch), self._digits.size - 1)])
-        return key
+        digits = [int(self._digits[min(ord(ch), self._digits.size - 1)]) for ch in word]
+        return sum(d * int(p) for d, p in zip(digits, self._places.tolist(), strict=False))
 
     def keys(self, points: npt.NDArray[np.uint32], starts: _Ints, lengths: _Ints) -> _Ints:
-        """The key of each word ``points[start : start + length]`` (length >= 1)."""
-        if starts.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        first = np.cumsum(lengths) - lengths  # of each word, among all their characters
-        offset = np.arange(int(lengths.sum())) - np.repeat(first, lengths)
-        at = np.repeat(starts, lengths) + offset
-        digits = self._digits[np.minimum(points[at], self._digits.size - 1)]
-        place = np.repeat(lengths - 1, lengths) - offset
-        return np.add.reduceat(digits * self._powers[place], first)
+        """The key of each word ``points[start : start + length]`` (length <= max_length)."""
+        digits = self._digits[np.minimum(points, self._digits.size - 1)]
+        digits = np.concatenate([digits, np.zeros(self.max_length, dtype=np.int64)])
+        # The number of max_length digits from each start (past the word's end too), with
+        # the places after the word then zeroed: one integer division and product.
+        window = digits[starts[:, None] + np.arange(self.max_length)] @ self._places
+        after = self._places[lengths - 1]  # the place value of the word's last character
+        keys: _Ints = window // after * after
+        return keys
 
 
 def _slices(text: str, starts: _Ints, ends: _Ints) -> list[str]:
