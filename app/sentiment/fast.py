@@ -336,8 +336,8 @@ class _GramKeys:
     distinct n-grams get distinct keys (lengths included, as no code is 0), looked up in an
     ``IntTable``. The table holds each vocabulary n-gram's *prefix sum* (see
     ``_AdditiveCharBlock``), so a word costs one look-up per character: its window of
-    ``max_n`` characters there, or the window's longest prefix in the vocabulary (found in
-    at most ``max_n - min_n`` more rounds, for the windows that need them).
+    ``max_n`` characters there, or the window's longest prefix in the vocabulary (one more
+    look-up of all the shorter prefixes of the windows that need them).
     """
 
     def __init__(self, prefix_sums: dict[str, complex], min_n: int, max_n: int) -> None:
@@ -381,13 +381,21 @@ class _GramKeys:
                 n - 1 :
             ]
         value = np.zeros(size, dtype=np.complex128)
-        pending = np.arange(size)
-        while pending.size:
-            rows = self._table.rows(keys[width - 1, pending])
-            hit = rows >= 0
-            value[pending[hit]] = self._values[rows[hit]]
-            shorter = ~hit & (width > self._min_n)
-            pending, width = pending[shorter], width[shorter] - 1
+        rows = self._table.rows(keys[width - 1, np.arange(size)])
+        hit = rows >= 0
+        value[hit] = self._values[rows[hit]]
+        # The windows not in the vocabulary: all their shorter prefixes at once, the
+        # longest one found counts (the first in this order).
+        missed = np.flatnonzero(~hit & (width > self._min_n))
+        if missed.size:
+            cut = np.arange(1, self._max_n - self._min_n + 1)
+            at = np.repeat(missed, cut.size)
+            shorter = (width[missed][:, None] - cut).ravel()
+            at, shorter = at[shorter >= self._min_n], shorter[shorter >= self._min_n]
+            rows = self._table.rows(keys[shorter - 1, at])
+            found = rows >= 0
+            where, first = np.unique(at[found], return_index=True)
+            value[where] = self._values[rows[found][first]]
         # (float64 already; astype tells the type checker, which sees bincount's int overload)
         real = np.bincount(owner, weights=value.real, minlength=len(words))
         imag = np.bincount(owner, weights=value.imag, minlength=len(words))
