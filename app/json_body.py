@@ -34,8 +34,9 @@ def _body_error(error_type: str, msg: str, loc: tuple[str | int, ...] = ()) -> d
     return {"type": error_type, "loc": ("body", *loc), "msg": msg}
 
 
-async def parse_json_body(request: Request, model: type[ModelT]) -> ModelT:
-    """Read the request body and validate it as `model`, or raise a 400/422 like FastAPI."""
+async def read_json_text(request: Request) -> str:
+    """Read the request body as JSON text, or raise a 400/422 like FastAPI: no body, a
+    content type that is not JSON, or bytes that are not UTF-8."""
     body = await request.body()
     if not body:
         raise RequestValidationError([_body_error("missing", "Field required")])
@@ -49,9 +50,13 @@ async def parse_json_body(request: Request, model: type[ModelT]) -> ModelT:
             ]
         )
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPException(400, "There was an error parsing the body") from None
+
+
+def validate_json_text(text: str, model: type[ModelT]) -> ModelT:
+    """Validate JSON text as `model`, or raise FastAPI's 422 (errors located under `body`)."""
     try:
         return model.model_validate_json(text)
     except ValidationError as error:
@@ -61,6 +66,11 @@ async def parse_json_body(request: Request, model: type[ModelT]) -> ModelT:
                 for e in error.errors(include_url=False, include_input=False)
             ]
         ) from None
+
+
+async def parse_json_body(request: Request, model: type[ModelT]) -> ModelT:
+    """Read the request body and validate it as `model`, or raise a 400/422 like FastAPI."""
+    return validate_json_text(await read_json_text(request), model)
 
 
 def request_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
