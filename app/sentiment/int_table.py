@@ -4,7 +4,8 @@ A dictionary look-up per key is a chain of dependent memory reads (index, entry,
 value): with tables of 10^4 to 10^5 entries that a batch's other work has pushed out of the
 cache, each read waits for memory. Here a batch's keys are looked up with NumPy gathers,
 whose reads are independent, so their cache misses overlap: open addressing with linear
-probing, at most a quarter of the slots filled.
+probing, at most a quarter of the slots filled, and the probes past a key's home slot read
+in one more gather as far as the farthest key lies from its own.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class IntTable:
             placed[winners] = True
             pending = pending[~placed[pending]]
             slots[pending] = (slots[pending] + 1) & self._mask
+        # How far past its home slot any key lies: a look-up reads at most that far.
+        displacement = (slots - self._slot_of(keys)) & self._mask
+        self._reach = int(displacement.max(initial=0))
 
     def _slot_of(self, keys: _Keys) -> _Ints:
         hashed = keys.view(np.uint64) * _MULTIPLIER  # wraps modulo 2**64, as intended
@@ -57,14 +61,14 @@ class IntTable:
         slots = self._slot_of(queries)
         found = self._keys[slots]
         out = np.where(found == queries, self._rows[slots], -1)
-        # Probe on only for keys that met another key; an empty slot ends the search.
+        # The keys that met another key: all the slots within reach of their home at once
+        # (one gather instead of a round per probe; keys are distinct, so one can match).
         pending = np.flatnonzero((found != queries) & (found != EMPTY))
-        slots = slots[pending]
-        while pending.size:
-            slots = (slots + 1) & self._mask
-            found = self._keys[slots]
-            hit = found == queries[pending]
-            out[pending[hit]] = self._rows[slots[hit]]
-            going_on = ~hit & (found != EMPTY)
-            pending, slots = pending[going_on], slots[going_on]
+        if pending.size and self._reach:
+            steps = np.arange(1, self._reach + 1)
+            window = (slots[pending][:, None] + steps) & self._mask
+            match = self._keys[window] == queries[pending][:, None]
+            hit = match.any(axis=1)
+            first = match.argmax(axis=1)
+            out[pending[hit]] = self._rows[window[hit, first[hit]]]
         return out
