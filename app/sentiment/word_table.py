@@ -3,10 +3,10 @@
 The character block scores words and the word and lexicon blocks score tokens; nearly every
 word is a known word, alone or with the punctuation that ends it ("good", "good,"), whose
 tokens never change. So each known word form gets a number at load time, with its token ids
-in a table row, and a batch costs one dictionary look-up per word: the known words' tokens
-are rows of that table (a NumPy gather), and only the other words (a few percent) are split
-into tokens and looked up token by token. The character block gathers its per-form scores
-with the same numbers (``LookedUp.rows``).
+in a table row, and a batch costs one look-up per word (an integer key in an ``IntTable``,
+see ``WordTable``): the known words' tokens are rows of that table (a NumPy gather), and
+only the other words (a few percent) are split into tokens and looked up token by token.
+The character block gathers its per-form scores with the same numbers (``LookedUp.rows``).
 
 Tokens never span whitespace (``text.TOKEN`` matches no space), so a text's tokens are its
 words' tokens in order: the same as ``TokenIds.encode`` of the whole text, which
