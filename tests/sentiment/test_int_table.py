@@ -24,7 +24,7 @@ def test_rows_equal_a_dictionary(size: int) -> None:
 
 
 def test_keys_must_be_distinct_and_not_the_empty_marker() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="distinct"):
         IntTable(np.array([3, 3], dtype=np.int64))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="EMPTY"):
         IntTable(np.array([EMPTY], dtype=np.int64))
