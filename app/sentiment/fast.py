@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.sentiment.int_table import IntTable
+from app.sentiment.int_table import IntTable, character_codes
 from app.sentiment.lexicon import (
     AFTER_BUT,
     ALPHA,
@@ -62,14 +62,12 @@ from app.sentiment.nb import NBScaler
 from app.sentiment.pipeline import CharNgrams
 from app.sentiment.text import NEGATION_PREFIX, normalize, normalize_joined, tokenize
 from app.sentiment.token_ids import UNKNOWN, NgramColumns, TokenIds
-from app.sentiment.word_table import Flat, LookedUp, WordTable
+from app.sentiment.word_table import LookedUp, WordTable
 
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.intp]
 # Counts below this index a precomputed table of tf'(c) / c and tf'(c) ** 2 / c.
 _TF_TABLE_SIZE = 4096
-# A batch's look-up default for words outside a table of pairs (NaN never is a pair).
-_MISSING = complex(math.nan, math.nan)
 
 
 class UnsupportedPipelineError(ValueError):
@@ -79,6 +77,24 @@ class UnsupportedPipelineError(ValueError):
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise UnsupportedPipelineError(message)
+
+
+class _Flat:
+    """A batch's per-text string lists laid end to end: ``items`` and, per item, the index
+    of its text (``owner``, non-decreasing), so a block scores the whole batch with C-level
+    look-ups over one list and NumPy sums per text instead of a Python call per text."""
+
+    def __init__(self, per_text: list[list[str]]) -> None:
+        self.per_text = per_text
+        self.size = len(per_text)
+        self.items: list[str] = list(chain.from_iterable(per_text))
+        lengths = list(map(len, per_text))
+        self.owner: _Ints = np.repeat(np.arange(self.size, dtype=np.intp), lengths)
+
+    @classmethod
+    def words_of_lines(cls, joined: str) -> _Flat:
+        """The words (``str.split``) of each "\\n"-separated text."""
+        return cls([line.split() for line in joined.split("\n")])
 
 
 def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
@@ -210,7 +226,7 @@ class _WordBlock:
 
     def score_batch(self, terms_per_text: list[list[str]]) -> _Floats:
         """``score`` of each text's terms, the arithmetic done once for the whole batch."""
-        terms = Flat(terms_per_text)
+        terms = _Flat(terms_per_text)
         unknown = self._columns.width  # the all-zero column
         cols = np.fromiter(
             map(self._column_of.get, terms.items, repeat(unknown)),
@@ -347,9 +363,7 @@ class _GramKeys:
         if not self.usable:
             return
         self._min_n, self._max_n = min_n, max_n
-        other = len(alphabet) + 1
-        self._codes = np.full(ord(alphabet[-1]) + 2, other, dtype=np.int64)  # last: beyond
-        self._codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        self._codes = character_codes(alphabet)
         grams = list(prefix_sums)
         self._table = IntTable(np.array([self._key(g) for g in grams], dtype=np.int64))
         self._values = np.array([prefix_sums[g] for g in grams], dtype=np.complex128)
@@ -787,7 +801,7 @@ class FastScorer:
             if isinstance(chars, _AdditiveCharBlock):
                 z += chars.score_words(found)
             else:
-                z += chars.score_batch(Flat.words_of_lines(joined).per_text)
+                z += chars.score_batch(_Flat.words_of_lines(joined).per_text)
         for lexicon in self._lexicons:
             z += lexicon.score_ids(ids, owner, size)
         return z

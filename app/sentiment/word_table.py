@@ -16,12 +16,12 @@ words' tokens in order: the same as ``TokenIds.encode`` of the whole text, which
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
-from app.sentiment.int_table import IntTable
+from app.sentiment.int_table import IntTable, character_codes
 from app.sentiment.token_ids import SEPARATOR, TokenIds, split_tokens
 
 _Ints = npt.NDArray[np.intp]
@@ -30,24 +30,6 @@ _NEWLINE = ord("\n")
 # Whether each code point is whitespace for ``str.split``; every such one is below 0x3001
 # (the last entry stands for all code points beyond).
 _IS_SPACE = np.array([chr(c).isspace() for c in range(0x3001)] + [False])
-
-
-class Flat:
-    """A batch's per-text string lists laid end to end: ``items`` and, per item, the index
-    of its text (``owner``, non-decreasing), so a block scores the whole batch with C-level
-    look-ups over one list and NumPy sums per text instead of a Python call per text."""
-
-    def __init__(self, per_text: list[list[str]]) -> None:
-        self.per_text = per_text
-        self.size = len(per_text)
-        self.items: list[str] = list(chain.from_iterable(per_text))
-        lengths = list(map(len, per_text))
-        self.owner: _Ints = np.repeat(np.arange(self.size, dtype=np.intp), lengths)
-
-    @classmethod
-    def words_of_lines(cls, joined: str) -> Flat:
-        """The words (``str.split``) of each "\\n"-separated text."""
-        return cls([line.split() for line in joined.split("\n")])
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +137,7 @@ class _WordKeys:
         self.max_length = 1
         while base ** (self.max_length + 1) < 2**63:
             self.max_length += 1
-        other = base - 1
-        limit = ord(alphabet[-1]) + 1 if alphabet else 0
-        self._digits = np.full(limit + 1, other, dtype=np.int64)  # the last one: beyond
-        self._digits[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        self._digits = character_codes(alphabet)
         # The place value of each character position, first to last.
         self._places = np.array([base**k for k in reversed(range(self.max_length))], np.int64)
 
