@@ -21,6 +21,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
+from app.sentiment.int_table import IntTable
 from app.sentiment.text import (
     CLAUSE_PUNCTUATION,
     NEGATION_PREFIX,
@@ -31,7 +32,6 @@ from app.sentiment.text import (
 )
 
 _Ints = npt.NDArray[np.intp]
-_Keys = npt.NDArray[np.int64]
 
 UNKNOWN, UNKNOWN_NEGATOR, SEPARATOR = 0, 1, 2
 _SEPARATOR = b"|"  # what "\n" becomes in ``split_tokens``
@@ -155,9 +155,12 @@ class NgramColumns:
     """Vocabulary columns of token n-grams looked up by integer keys.
 
     An n-gram that prefixes some vocabulary term has a prefix id at its length: at length
-    1 its token id, at length k the rank of the key ``(prefix id of its first k - 1
-    tokens) * ids.size + (id of its last token)`` in that length's sorted key array. So
-    each length is one vectorised ``searchsorted`` over the batch, for any n-gram range.
+    1 its token id, at length k the number of the key ``(prefix id of its first k - 1
+    tokens) * ids.size + (id of its last token)`` among that length's keys. So each length
+    is one ``IntTable`` look-up over the batch, for any n-gram range. (Not a binary search
+    in a sorted key array: its ~15 dependent reads per n-gram wait on memory whenever the
+    batch's other work has pushed the array out of the cache; a hash look-up's reads are
+    independent.)
     """
 
     def __init__(self, vocabulary: dict[str, int], ids: TokenIds, unknown: int) -> None:
@@ -170,7 +173,7 @@ class NgramColumns:
         self.max_n = max((len(key) for key, _ in terms), default=1)
         self._unigrams = np.full(ids.size, unknown, dtype=np.intp)
         prefix_id: dict[tuple[int, ...], int] = {}  # of the previous length's prefixes
-        self._keys: list[_Keys] = []
+        self._keys: list[IntTable] = []
         self._columns: list[_Ints] = []
         for n in range(1, self.max_n + 1):
             column_of = {key: col for key, col in terms if len(key) == n}
@@ -182,12 +185,10 @@ class NgramColumns:
             first = [p[0] if n == 2 else prefix_id[p[:-1]] for p in prefixes]
             last = np.array([p[-1] for p in prefixes], dtype=np.int64)
             keys = np.array(first, dtype=np.int64) * ids.size + last
-            order = np.argsort(keys)
-            self._keys.append(keys[order])
-            ranked = [prefixes[i] for i in order.tolist()]
-            columns = [column_of.get(p, unknown) for p in ranked]
+            self._keys.append(IntTable(keys))
+            columns = [column_of.get(p, unknown) for p in prefixes]
             self._columns.append(np.array(columns, dtype=np.intp))
-            prefix_id = {p: rank for rank, p in enumerate(ranked)}
+            prefix_id = {p: number for number, p in enumerate(prefixes)}
 
     def occurrences(self, ids: _Ints, owner: _Ints) -> tuple[_Ints, _Ints]:
         """(text, column) of each vocabulary n-gram in a batch's ``TokenIds.encode``
@@ -200,11 +201,10 @@ class NgramColumns:
             count = ids.size - n + 1
             if count <= 0:
                 break
-            sorted_keys = self._keys[n - 2]
-            # A prefix of -1 (none) gives a negative key, which no array holds.
+            # A prefix of -1 (none) gives a negative key, which no table holds.
             keys = prefix[:count] * self._width + ids[n - 1 :]
-            at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
-            found = (sorted_keys[at] == keys) & (owner[:count] == owner[n - 1 :])
+            at = self._keys[n - 2].rows(keys)
+            found = (at >= 0) & (owner[:count] == owner[n - 1 :])
             prefix = np.where(found, at, -1)
             columns.append(np.where(found, self._columns[n - 2][at], unknown))
             owners.append(owner[:count])
