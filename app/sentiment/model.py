@@ -102,9 +102,13 @@ class SentimentModel:
 
     def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
         """Classify several texts; one prediction per text, in order."""
-        probs = self._scorer.proba_positive_class_batch(texts).tolist()
         classes = self.classes
-        return [make_prediction(classes, p) for p in probs]
+        return [make_prediction(classes, p) for p in self.second_class_probabilities(texts)]
+
+    def second_class_probabilities(self, texts: Sequence[str]) -> list[float]:
+        """P(classes[1]) of each text, in order (what ``make_prediction`` takes)."""
+        probabilities: list[float] = self._scorer.proba_positive_class_batch(texts).tolist()
+        return probabilities
 
     def pipeline_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Probabilities from scikit-learn's own ``predict_proba`` (slow; for checks)."""

@@ -99,12 +99,13 @@ def normalize_joined(texts: Sequence[str]) -> str:
     "\n", so each line is its text's ``normalize`` up to whitespace; a text that holds or
     decodes to a "\n" would shift the lines, and then each text is normalised alone.
     """
-    joined = "\n".join(texts)
-    lines = len(texts)
-    if joined.count("\n") == lines - 1 and "&" in joined:
-        joined = html.unescape(joined)
-    if joined.count("\n") != lines - 1:
+    if any("\n" in text for text in texts):
         return "\n".join(map(normalize, texts))
+    joined = "\n".join(texts)
+    if "&" in joined:
+        joined = html.unescape(joined)
+        if joined.count("\n") != len(texts) - 1:  # an entity was a line break
+            return "\n".join(map(normalize, texts))
     if not joined.isascii() or "`" in joined:
         joined = joined.translate(_TRANSLATE)
     joined = joined.lower()

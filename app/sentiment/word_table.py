@@ -61,8 +61,11 @@ class WordTable:
         self._ids = ids
         self._keys = _WordKeys(forms)
         short = [row for row, form in enumerate(forms) if 0 < len(form) <= self._keys.max_length]
-        self._short_rows = np.array([*short, -1], dtype=np.intp)  # -1: what row -1 gathers
-        self._short = IntTable(np.array([self._keys.key(forms[r]) for r in short], np.int64))
+        # key -> form number (MISSING = -1 for a word outside the table)
+        self._short = IntTable(
+            np.array([self._keys.key(forms[r]) for r in short], np.int64),
+            np.array(short, dtype=np.intp),
+        )
         self._long_row_of = {
             f: row for row, f in enumerate(forms) if len(f) > self._keys.max_length
         }
@@ -78,12 +81,12 @@ class WordTable:
         edges[1:-1] = space
         step = np.diff(edges)
         starts, ends = np.flatnonzero(step == -1), np.flatnonzero(step == 1)
-        owner = np.cumsum(points == _NEWLINE)[starts]
+        line = np.cumsum(points == _NEWLINE)
+        owner = line[starts]
         lengths = ends - starts
         rows = np.full(starts.size, -1, dtype=np.intp)
         short = lengths <= self._keys.max_length
-        found = self._short.rows(self._keys.keys(points, starts[short], lengths[short]))
-        rows[short] = self._short_rows[found]
+        rows[short] = self._short.rows(self._keys.keys(points, starts[short], lengths[short]))
         if not short.all():
             long = np.flatnonzero(~short)
             words = _slices(joined, starts[long], ends[long])
@@ -95,7 +98,8 @@ class WordTable:
         for number, word in enumerate(distinct):
             index[word] = number
         which = np.fromiter(map(index.__getitem__, unseen), np.intp, len(unseen))
-        return LookedUp(owner, joined.count("\n") + 1, rows, absent, distinct, which)
+        size = int(line[-1]) + 1 if line.size else 1
+        return LookedUp(owner, size, rows, absent, distinct, which)
 
     def token_ids(self, found: LookedUp) -> tuple[_Ints, _Ints]:
         """The raw token ids of the batch (``TokenIds.raw_ids``, before negation scopes)
