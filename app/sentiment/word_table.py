@@ -3,9 +3,10 @@
 The character block scores words and the word and lexicon blocks score tokens; nearly every
 word is a known word, alone or with the punctuation that ends it ("good", "good,"), whose
 tokens never change. So each known word form gets a number at load time, with its token ids
-in a table row, and a batch costs one look-up per word (an integer key in an ``IntTable``,
-see ``WordTable``): the known words' tokens are rows of that table (a NumPy gather), and
-only the other words (a few percent) are split into tokens and looked up token by token.
+in one flat array (where they start and how many), and a batch costs one look-up per word
+(an integer key in an ``IntTable``, see ``WordTable``): the batch's tokens are then one
+NumPy gather from that array, and only the other words (a few percent) are split into
+tokens and looked up token by token.
 The character block gathers its per-form scores with the same numbers (``LookedUp.rows``).
 
 Tokens never span whitespace (``text.TOKEN`` matches no space), so a text's tokens are its
@@ -25,8 +26,9 @@ from app.sentiment.int_table import IntTable, character_codes
 from app.sentiment.token_ids import SEPARATOR, TokenIds, split_tokens
 
 _Ints = npt.NDArray[np.intp]
-_PAD = -1  # an empty place in a row of token ids
 _NEWLINE = ord("\n")
+# Where a form's token ids start in the table's flat array, and how many it has.
+_SPAN = np.dtype([("offset", np.intp), ("count", np.intp)])
 # Whether each code point is whitespace for ``str.split``; every such one is below 0x3001
 # (the last entry stands for all code points beyond).
 _IS_SPACE = np.array([chr(c).isspace() for c in range(0x3001)] + [False])
@@ -69,9 +71,13 @@ class WordTable:
         self._long_row_of = {
             f: row for row, f in enumerate(forms) if len(f) > self._keys.max_length
         }
-        tokens = self._token_rows(forms)
-        # One more row, all _PAD: what row -1 (a word outside the table) gathers.
-        self._tokens = np.vstack([tokens, np.full((1, tokens.shape[1]), _PAD)])
+        # All forms' token ids end to end; per form (and one more entry, for row -1: a word
+        # outside the table) how many it has and where they start.
+        tokens, counts = self._token_lists(forms)
+        self._tokens = np.append(tokens, SEPARATOR)  # never empty: ``take`` needs an entry
+        self._spans = np.zeros(len(forms) + 1, dtype=_SPAN)  # one record: one cache line
+        self._spans["offset"][:-1] = np.cumsum(counts) - counts
+        self._spans["count"][:-1] = counts
 
     def look_up(self, joined: str) -> LookedUp:
         """The words of each "\\n"-separated text of ``joined``, numbered."""
@@ -104,29 +110,30 @@ class WordTable:
     def token_ids(self, found: LookedUp) -> tuple[_Ints, _Ints]:
         """The raw token ids of the batch (``TokenIds.raw_ids``, before negation scopes)
         and the text of each, in order."""
-        table = self._tokens[found.rows]
+        spans = self._spans[found.rows]
+        counts, offsets = spans["count"], spans["offset"]
+        if found.distinct:  # their offsets point into ``extra``
+            extra, extra_counts = self._token_lists(found.distinct)
+            counts[found.absent] = extra_counts[found.which]
+            offsets[found.absent] = (np.cumsum(extra_counts) - extra_counts)[found.which]
+        total = int(counts.sum())
+        # Token i of the batch is source token i - (its word's first place) + offset.
+        firsts = np.cumsum(counts) - counts
+        at = np.repeat(offsets - firsts, counts) + np.arange(total)
+        ids = self._tokens.take(at, mode="clip")  # (the unseen words' are replaced next)
         if found.distinct:
-            unseen = self._token_rows(found.distinct)
-            width = max(table.shape[1], unseen.shape[1])
-            table = _widen(table, width)
-            table[found.absent] = _widen(unseen, width)[found.which]
-        flat = table.ravel()
-        kept = flat != _PAD
-        owner = np.repeat(found.owner, table.shape[1])
-        return flat[kept], owner[kept]
+            unseen = np.zeros(found.rows.size, dtype=bool)
+            unseen[found.absent] = True
+            from_extra = np.repeat(unseen, counts)
+            ids[from_extra] = extra[at[from_extra]]
+        return ids, np.repeat(found.owner, counts)
 
-    def _token_rows(self, words: list[str]) -> _Ints:
-        """Row ``i``: the raw token ids of ``words[i]``, then _PAD."""
+    def _token_lists(self, words: list[str]) -> tuple[_Ints, _Ints]:
+        """The raw token ids of ``words`` end to end, and how many each word has."""
         raw = self._ids.raw_ids(split_tokens("\n".join(words)))
         separator = raw == SEPARATOR
         word = np.cumsum(separator)[~separator]
-        raw = raw[~separator]
-        counts = np.bincount(word, minlength=len(words))
-        starts = np.cumsum(counts) - counts
-        place = np.arange(raw.size) - starts[word]
-        rows = np.full((len(words), max(int(counts.max(initial=0)), 1)), _PAD, dtype=np.intp)
-        rows[word, place] = raw
-        return rows
+        return raw[~separator], np.bincount(word, minlength=len(words))
 
 
 class _WordKeys:
@@ -164,11 +171,3 @@ class _WordKeys:
 
 def _slices(text: str, starts: _Ints, ends: _Ints) -> list[str]:
     return [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-
-
-def _widen(rows: _Ints, width: int) -> _Ints:
-    if rows.shape[1] == width:
-        return rows
-    wider = np.full((rows.shape[0], width), _PAD, dtype=np.intp)
-    wider[:, : rows.shape[1]] = rows
-    return wider
