@@ -22,10 +22,11 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from app.sentiment.int_table import IntTable, character_codes
+from app.sentiment.int_table import IntTable
 from app.sentiment.token_ids import SEPARATOR, TokenIds, split_tokens
 
 _Ints = npt.NDArray[np.intp]
+_Keys = npt.NDArray[np.int64]
 _NEWLINE = ord("\n")
 # Where a form's token ids start in the table's flat array, and how many it has.
 _SPAN = np.dtype([("offset", np.intp), ("count", np.intp)])
@@ -53,24 +54,23 @@ class WordTable:
     """Known word forms, numbered, with the token ids of each.
 
     A batch's words are found without making a string of each: the normalised batch is
-    one array of code points, whitespace (``str.isspace``) separates the words, and a word
-    of at most ``max_length`` characters is one exact integer (``_WordKeys``) looked up in
-    an ``IntTable``. Longer words, a few percent, are looked up by string.
+    one array of character codes, whitespace (``str.isspace``) separates the words, and a
+    word of at most ``_WordKeys.MAX_LENGTH`` characters is one exact integer read out of
+    that array (``_WordKeys``) and looked up in an ``IntTable``. Longer words, about one in
+    ten, are looked up by string.
     """
 
     def __init__(self, forms: list[str], ids: TokenIds) -> None:
         self.forms = forms
         self._ids = ids
         self._keys = _WordKeys(forms)
-        short = [row for row, form in enumerate(forms) if 0 < len(form) <= self._keys.max_length]
+        short = [row for row, form in enumerate(forms) if self._keys.fits(form)]
         # key -> form number (MISSING = -1 for a word outside the table)
         self._short = IntTable(
-            np.array([self._keys.key(forms[r]) for r in short], np.int64),
+            np.array([self._keys.key(forms[r]) for r in short], np.uint64).view(np.int64),
             np.array(short, dtype=np.intp),
         )
-        self._long_row_of = {
-            f: row for row, f in enumerate(forms) if len(f) > self._keys.max_length
-        }
+        self._long_row_of = {f: row for row, f in enumerate(forms) if not self._keys.fits(f)}
         # All forms' token ids end to end; per form (and one more entry, for row -1: a word
         # outside the table) how many it has and where they start.
         tokens, counts = self._token_lists(forms)
@@ -82,17 +82,16 @@ class WordTable:
     def look_up(self, joined: str) -> LookedUp:
         """The words of each "\\n"-separated text of ``joined``, numbered."""
         points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        space = _IS_SPACE[np.minimum(points, _IS_SPACE.size - 1)]
-        edges = np.ones(points.size + 2, dtype=np.int8)
-        edges[1:-1] = space
-        step = np.diff(edges)
-        starts, ends = np.flatnonzero(step == -1), np.flatnonzero(step == 1)
+        codes = self._keys.codes(points)
+        # Words start where a code follows a 0 (whitespace) and end before the next 0.
+        step = np.diff((codes[: points.size + 2] != 0).view(np.int8))
+        starts, ends = np.flatnonzero(step == 1), np.flatnonzero(step == -1)
         line = np.cumsum(points == _NEWLINE)
         owner = line[starts]
         lengths = ends - starts
         rows = np.full(starts.size, -1, dtype=np.intp)
-        short = lengths <= self._keys.max_length
-        rows[short] = self._short.rows(self._keys.keys(points, starts[short], lengths[short]))
+        short = self._keys.short(lengths)
+        rows[short] = self._short.rows(self._keys.keys(codes, starts[short], lengths[short]))
         if not short.all():
             long = np.flatnonzero(~short)
             words = _slices(joined, starts[long], ends[long])
@@ -137,35 +136,54 @@ class WordTable:
 
 
 class _WordKeys:
-    """Words of at most ``max_length`` characters as exact integers: each character of the
-    forms' alphabet is a digit 1..K in base K + 2 (K + 1 stands for any other character),
-    and a word is the number of ``max_length`` digits that starts with its characters and
-    ends with zeros. No character is digit 0, so equal keys mean equal words."""
+    """Words of at most ``MAX_LENGTH`` characters as exact integers: each character of the
+    forms' alphabet is a byte 1..K (``OTHER`` for any other character, 0 for whitespace),
+    and a word is the little-endian integer of its bytes. No character is byte 0, so equal
+    keys mean equal words, and a batch's keys are read straight out of its array of codes:
+    the 8 bytes at each word's start, masked to the word's length."""
+
+    MAX_LENGTH = 8  # bytes in an int64
+    OTHER = 255
 
     def __init__(self, forms: list[str]) -> None:
         alphabet = sorted(set("".join(forms)))
-        base = len(alphabet) + 2
-        self.max_length = 1
-        while base ** (self.max_length + 1) < 2**63:
-            self.max_length += 1
-        self._digits = character_codes(alphabet)
-        # The place value of each character position, first to last.
-        self._places = np.array([base**k for k in reversed(range(self.max_length))], np.int64)
+        # With more characters than bytes, every word is looked up by string (slower).
+        self.usable = len(alphabet) < self.OTHER
+        size = max(ord(alphabet[-1]) + 2 if alphabet else 0, _IS_SPACE.size)
+        codes = np.full(size, self.OTHER, dtype=np.uint8)  # the last entry: all beyond
+        if self.usable:
+            codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        codes[np.flatnonzero(_IS_SPACE)] = 0
+        self._codes = codes
+        # masks[n]: the low n bytes.
+        self._masks = np.array([(1 << 8 * n) - 1 for n in range(self.MAX_LENGTH + 1)], np.uint64)
+
+    def fits(self, word: str) -> bool:
+        """Whether ``word`` has a key."""
+        return self.usable and 0 < len(word) <= self.MAX_LENGTH
+
+    def short(self, lengths: _Ints) -> npt.NDArray[np.bool_]:
+        """Which of the words of these lengths have keys."""
+        return (lengths <= self.MAX_LENGTH) & self.usable
 
     def key(self, word: str) -> int:
-        """The key of one word of at most ``max_length`` characters."""
-        digits = [int(self._digits[min(ord(ch), self._digits.size - 1)]) for ch in word]
-        return sum(d * int(p) for d, p in zip(digits, self._places.tolist(), strict=False))
+        """The key of one word that ``fits``."""
+        codes = bytes(int(self._codes[min(ord(ch), self._codes.size - 1)]) for ch in word)
+        return int.from_bytes(codes, "little")  # unsigned: store as uint64 viewed as int64
 
-    def keys(self, points: npt.NDArray[np.uint32], starts: _Ints, lengths: _Ints) -> _Ints:
-        """The key of each word ``points[start : start + length]`` (length <= max_length)."""
-        digits = self._digits[np.minimum(points, self._digits.size - 1)]
-        digits = np.concatenate([digits, np.zeros(self.max_length, dtype=np.int64)])
-        # The number of max_length digits from each start (past the word's end too), with
-        # the places after the word then zeroed: one integer division and product.
-        window = digits[starts[:, None] + np.arange(self.max_length)] @ self._places
-        after = self._places[lengths - 1]  # the place value of the word's last character
-        keys: _Ints = window // after * after
+    def codes(self, points: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
+        """The code of each code point, after one 0 and followed by ``MAX_LENGTH`` 0s:
+        ``codes[1 + i]`` is character i's, and 8 bytes can be read from any start."""
+        out = np.zeros(points.size + 1 + self.MAX_LENGTH, dtype=np.uint8)
+        out[1 : points.size + 1] = self._codes[np.minimum(points, self._codes.size - 1)]
+        return out
+
+    def keys(self, codes: npt.NDArray[np.uint8], starts: _Ints, lengths: _Ints) -> _Keys:
+        """The key of each word of ``lengths[i]`` characters at ``starts[i]`` (``codes``
+        from ``codes``; lengths at most ``MAX_LENGTH``)."""
+        # Every 8 bytes of ``codes`` as one integer, at each byte offset (a view).
+        windows = np.ndarray((codes.size - 7,), dtype="<u8", buffer=codes, strides=(1,))
+        keys: _Keys = (windows[starts + 1] & self._masks[lengths]).view(np.int64)
         return keys
 
 

@@ -59,3 +59,12 @@ def test_look_up_finds_the_words_str_split_finds(corpus: Corpus) -> None:
     assert found.rows.tolist() == [row_of.get(w, -1) for _, w in expected]
     unseen = [w for _, w in expected if w not in row_of]
     assert [found.distinct[i] for i in found.which.tolist()] == unseen
+
+
+def test_look_up_by_string_when_the_alphabet_outgrows_a_byte() -> None:
+    # 300 distinct characters: no byte keys, every word looked up as a string.
+    many = "".join(chr(0x400 + i) for i in range(300))
+    table, _ = _table(["good", many, many[:5], "bad"])
+    found = table.look_up(f"bad {many[:5]} x\n{many} good {many[1:6]}")
+    assert found.rows.tolist() == [3, 2, -1, 1, 0, -1]
+    assert found.distinct == ["x", many[1:6]]
