@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.sentiment.int_table import IntTable, character_codes
+from app.sentiment import byte_keys
+from app.sentiment.int_table import IntTable
 from app.sentiment.lexicon import (
     AFTER_BUT,
     ALPHA,
@@ -347,34 +348,25 @@ class _CharBlock:
 class _GramKeys:
     """Character n-grams as integers, for scoring many words' n-grams in one NumPy pass.
 
-    Each character of the vocabulary gets a byte (1..K; K + 1 for any other character),
-    and an n-gram the little-endian integer of its n bytes: distinct n-grams get distinct
-    keys (lengths included, as no code is 0), looked up in an ``IntTable`` and read
-    straight out of a batch's array of codes (the 8 bytes at a position, masked to n).
-    The table holds each vocabulary n-gram's *prefix sum* (see ``_AdditiveCharBlock``), so
-    a word costs one look-up per character: its window of ``max_n`` characters there, or
-    the window's longest prefix in the vocabulary (one more look-up of all the shorter
-    prefixes of the windows that need them).
+    An n-gram's key is its ``byte_keys`` key (one byte per character of the vocabulary's
+    alphabet), read straight out of a batch's array of codes and looked up in an
+    ``IntTable``. The table holds each vocabulary n-gram's *prefix sum* (see
+    ``_AdditiveCharBlock``), so a word costs one look-up per character: its window of
+    ``max_n`` characters there, or the window's longest prefix in the vocabulary (one more
+    look-up of all the shorter prefixes of the windows that need them).
     """
-
-    _BYTES = 8  # in an int64: the longest n-gram a key holds
 
     def __init__(self, prefix_sums: dict[str, complex], min_n: int, max_n: int) -> None:
         alphabet = sorted(set("".join(prefix_sums)))
-        self.usable = max_n <= self._BYTES and len(alphabet) < 255
+        self.usable = max_n <= byte_keys.KEY_BYTES and len(alphabet) <= byte_keys.MAX_ALPHABET
         if not self.usable:
             return
         self._min_n, self._max_n = min_n, max_n
-        self._codes = character_codes(alphabet).astype(np.uint8)
-        self._masks = np.array([(1 << 8 * n) - 1 for n in range(max_n + 1)], dtype=np.uint64)
+        self._codes = byte_keys.character_codes(alphabet)
         grams = list(prefix_sums)
-        keys = np.array([self._key(g) for g in grams], dtype=np.uint64).view(np.int64)
+        keys = np.array([byte_keys.key(self._codes, g) for g in grams], dtype=np.int64)
         self._table = IntTable(keys)
         self._values = np.array([prefix_sums[g] for g in grams], dtype=np.complex128)
-
-    def _key(self, gram: str) -> int:
-        last = self._codes.size - 1
-        return int.from_bytes(bytes(int(self._codes[min(ord(ch), last)]) for ch in gram), "little")
 
     def pairs(self, words: list[str]) -> tuple[_Floats, _Floats]:
         """The summed pair of each word's char_wb n-grams, as (real parts, imaginary parts)."""
@@ -384,17 +376,16 @@ class _GramKeys:
         # surrogatepass: a lone surrogate is just another character outside the vocabulary.
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         size = points.size
-        codes = np.zeros(size + self._BYTES, dtype=np.uint8)  # room to read 8 bytes anywhere
+        codes = np.zeros(size + byte_keys.KEY_BYTES - 1, dtype=np.uint8)  # room after the last
         codes[:size] = self._codes[np.minimum(points, self._codes.size - 1)]
-        # Every 8 codes as one integer, at each position (a view).
-        windows = np.ndarray((size,), dtype="<u8", buffer=codes, strides=(1,))
+        windows = byte_keys.windows(codes)  # one per position
         lengths = [len(word) + 2 for word in words]
         owner = np.repeat(np.arange(len(words)), lengths)
         # From each position, the characters left in its padded word (n-grams stop there).
         left = np.repeat(np.cumsum(lengths), lengths) - np.arange(size)
         width = np.minimum(left, self._max_n)
         value = np.zeros(size, dtype=np.complex128)
-        rows = self._table.rows((windows & self._masks[width]).view(np.int64))
+        rows = self._table.get(byte_keys.masked(windows, width))
         hit = rows >= 0
         value[hit] = self._values[rows[hit]]
         # The windows not in the vocabulary: all their shorter prefixes at once, the
@@ -405,7 +396,7 @@ class _GramKeys:
             at = np.repeat(missed, cut.size)
             shorter = (width[missed][:, None] - cut).ravel()
             at, shorter = at[shorter >= self._min_n], shorter[shorter >= self._min_n]
-            rows = self._table.rows((windows[at] & self._masks[shorter]).view(np.int64))
+            rows = self._table.get(byte_keys.masked(windows[at], shorter))
             found = rows >= 0
             where, first = np.unique(at[found], return_index=True)
             value[where] = self._values[rows[found][first]]

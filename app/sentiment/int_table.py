@@ -63,7 +63,7 @@ class IntTable:
         hashed = keys.view(np.uint64) * _MULTIPLIER  # wraps modulo 2**64, as intended
         return (hashed >> self._shift).astype(np.intp)
 
-    def rows(self, queries: _Keys) -> _Ints:
+    def get(self, queries: _Keys) -> _Ints:
         """The value of each query (by default its row in the ``keys`` the table was built
         from), or ``MISSING``."""
         queries = np.ascontiguousarray(queries, dtype=np.int64)
@@ -82,13 +82,3 @@ class IntTable:
             first = match.argmax(axis=1)
             out[pending[hit]] = window["value"][hit, first[hit]]
         return out
-
-
-def character_codes(alphabet: list[str]) -> npt.NDArray[np.int64]:
-    """Codes by code point for turning strings into integer keys: 1..K for the characters of
-    ``alphabet`` (sorted, distinct), K + 1 for any other. The last entry stands for every
-    code point beyond the table: index it with ``np.minimum(points, size - 1)``."""
-    size = ord(alphabet[-1]) + 2 if alphabet else 1
-    codes = np.full(size, len(alphabet) + 1, dtype=np.int64)
-    codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
-    return codes

@@ -203,7 +203,7 @@ class NgramColumns:
                 break
             # A prefix of -1 (none) gives a negative key, which no table holds.
             keys = prefix[:count] * self._width + ids[n - 1 :]
-            at = self._keys[n - 2].rows(keys)
+            at = self._keys[n - 2].get(keys)
             found = (at >= 0) & (owner[:count] == owner[n - 1 :])
             prefix = np.where(found, at, -1)
             columns.append(np.where(found, self._columns[n - 2][at], unknown))

@@ -22,6 +22,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
+from app.sentiment import byte_keys
 from app.sentiment.int_table import IntTable
 from app.sentiment.token_ids import SEPARATOR, TokenIds, split_tokens
 
@@ -55,7 +56,7 @@ class WordTable:
 
     A batch's words are found without making a string of each: the normalised batch is
     one array of character codes, whitespace (``str.isspace``) separates the words, and a
-    word of at most ``_WordKeys.MAX_LENGTH`` characters is one exact integer read out of
+    word of at most ``byte_keys.KEY_BYTES`` characters is one exact integer read out of
     that array (``_WordKeys``) and looked up in an ``IntTable``. Longer words, about one in
     ten, are looked up by string.
     """
@@ -67,7 +68,7 @@ class WordTable:
         short = [row for row, form in enumerate(forms) if self._keys.fits(form)]
         # key -> form number (MISSING = -1 for a word outside the table)
         self._short = IntTable(
-            np.array([self._keys.key(forms[r]) for r in short], np.uint64).view(np.int64),
+            np.array([self._keys.key(forms[r]) for r in short], np.int64),
             np.array(short, dtype=np.intp),
         )
         self._long_row_of = {f: row for row, f in enumerate(forms) if not self._keys.fits(f)}
@@ -91,7 +92,7 @@ class WordTable:
         lengths = ends - starts
         rows = np.full(starts.size, -1, dtype=np.intp)
         short = self._keys.short(lengths)
-        rows[short] = self._short.rows(self._keys.keys(codes, starts[short], lengths[short]))
+        rows[short] = self._short.get(self._keys.keys(codes, starts[short], lengths[short]))
         if not short.all():
             long = np.flatnonzero(~short)
             words = _slices(joined, starts[long], ends[long])
@@ -136,55 +137,41 @@ class WordTable:
 
 
 class _WordKeys:
-    """Words of at most ``MAX_LENGTH`` characters as exact integers: each character of the
-    forms' alphabet is a byte 1..K (``OTHER`` for any other character, 0 for whitespace),
-    and a word is the little-endian integer of its bytes. No character is byte 0, so equal
-    keys mean equal words, and a batch's keys are read straight out of its array of codes:
-    the 8 bytes at each word's start, masked to the word's length."""
-
-    MAX_LENGTH = 8  # bytes in an int64
-    OTHER = 255
+    """Words of at most ``byte_keys.KEY_BYTES`` characters as their ``byte_keys`` keys over
+    the forms' alphabet, with whitespace as code 0 (which no word holds): the batch's array
+    of codes then also tells where its words start and end."""
 
     def __init__(self, forms: list[str]) -> None:
         alphabet = sorted(set("".join(forms)))
-        # With more characters than bytes, every word is looked up by string (slower).
-        self.usable = len(alphabet) < self.OTHER
-        size = max(ord(alphabet[-1]) + 2 if alphabet else 0, _IS_SPACE.size)
-        codes = np.full(size, self.OTHER, dtype=np.uint8)  # the last entry: all beyond
-        if self.usable:
-            codes[[ord(c) for c in alphabet]] = np.arange(1, len(alphabet) + 1)
+        # With more characters than codes, every word is looked up by string (slower).
+        self.usable = len(alphabet) <= byte_keys.MAX_ALPHABET
+        codes = byte_keys.character_codes(alphabet if self.usable else [], _IS_SPACE.size)
         codes[np.flatnonzero(_IS_SPACE)] = 0
         self._codes = codes
-        # masks[n]: the low n bytes.
-        self._masks = np.array([(1 << 8 * n) - 1 for n in range(self.MAX_LENGTH + 1)], np.uint64)
 
     def fits(self, word: str) -> bool:
         """Whether ``word`` has a key."""
-        return self.usable and 0 < len(word) <= self.MAX_LENGTH
+        return self.usable and 0 < len(word) <= byte_keys.KEY_BYTES
 
     def short(self, lengths: _Ints) -> npt.NDArray[np.bool_]:
         """Which of the words of these lengths have keys."""
-        return (lengths <= self.MAX_LENGTH) & self.usable
+        return (lengths <= byte_keys.KEY_BYTES) & self.usable
 
     def key(self, word: str) -> int:
         """The key of one word that ``fits``."""
-        codes = bytes(int(self._codes[min(ord(ch), self._codes.size - 1)]) for ch in word)
-        return int.from_bytes(codes, "little")  # unsigned: store as uint64 viewed as int64
+        return byte_keys.key(self._codes, word)
 
     def codes(self, points: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
-        """The code of each code point, after one 0 and followed by ``MAX_LENGTH`` 0s:
-        ``codes[1 + i]`` is character i's, and 8 bytes can be read from any start."""
-        out = np.zeros(points.size + 1 + self.MAX_LENGTH, dtype=np.uint8)
+        """The code of each code point, after one 0 and with room after the last to read
+        a key from any start: ``codes[1 + i]`` is character i's."""
+        out = np.zeros(points.size + byte_keys.KEY_BYTES, dtype=np.uint8)
         out[1 : points.size + 1] = self._codes[np.minimum(points, self._codes.size - 1)]
         return out
 
     def keys(self, codes: npt.NDArray[np.uint8], starts: _Ints, lengths: _Ints) -> _Keys:
         """The key of each word of ``lengths[i]`` characters at ``starts[i]`` (``codes``
-        from ``codes``; lengths at most ``MAX_LENGTH``)."""
-        # Every 8 bytes of ``codes`` as one integer, at each byte offset (a view).
-        windows = np.ndarray((codes.size - 7,), dtype="<u8", buffer=codes, strides=(1,))
-        keys: _Keys = (windows[starts + 1] & self._masks[lengths]).view(np.int64)
-        return keys
+        from ``codes``; the words ``short``)."""
+        return byte_keys.masked(byte_keys.windows(codes)[starts + 1], lengths)
 
 
 def _slices(text: str, starts: _Ints, ends: _Ints) -> list[str]:

@@ -19,8 +19,8 @@ def test_rows_equal_a_dictionary(size: int) -> None:
     present = keys[rng.integers(0, max(keys.size, 1), 3000)] if keys.size else keys
     queries = np.concatenate([present, rng.integers(-(2**62), 2**62, 3000), [-1, 0, 2**63 - 1]])
     row_of = {int(k): i for i, k in enumerate(keys.tolist())}
-    assert table.rows(queries).tolist() == [row_of.get(int(q), -1) for q in queries.tolist()]
-    assert table.rows(np.zeros(0, dtype=np.int64)).size == 0
+    assert table.get(queries).tolist() == [row_of.get(int(q), -1) for q in queries.tolist()]
+    assert table.get(np.zeros(0, dtype=np.int64)).size == 0
 
 
 def test_keys_must_be_distinct_and_not_the_empty_marker() -> None:
