@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # Itemsense API image. Two stages: the builder installs the pinned dependencies into a
 # virtualenv and trains the sentiment model from data/; the runtime stage receives only the
-# virtualenv, the code, the migrations and the trained model (no compilers, no training data,
-# no tests, no .env: see .dockerignore, which is an allow-list).
+# virtualenv, the serving code, the migrations and the trained model (no compilers, no pip, no
+# training code or data, no tests, no .env: see .dockerignore, which is an allow-list).
 # Bump the base tag (and optionally pin its digest: python:3.11.14-slim-bookworm@sha256:...)
 # in both stages together; builder and runtime must share one interpreter for the venv to work.
 
@@ -19,15 +19,25 @@ WORKDIR /build
 
 # Dependencies first so that code changes reuse this layer. Every wheel pinned in
 # requirements.txt is binary for linux/amd64 and arm64, so no compiler is needed here either.
+# Then out go what serving never uses: pip and setuptools, the packages' own test suites,
+# C headers and Cython sources (about a quarter of the environment).
 COPY requirements.txt ./
 RUN python -m venv /opt/venv \
-    && pip install --no-cache-dir -r requirements.txt
+    && pip install --no-cache-dir -r requirements.txt \
+    && python -m pip uninstall --yes pip setuptools \
+    && find /opt/venv -depth -type d \( -name tests -o -name test -o -name include \) \
+       -exec rm -rf {} + \
+    && find /opt/venv -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' \
+       -o -name '*.h' -o -name '*.c' -o -name '*.cpp' -o -name '*.pyi' \) -delete
 
 COPY app/ ./app/
 COPY data/ ./data/
 # Same command as `make model`: writes models/sentiment.joblib and models/sentiment.json
 # (metadata with the sha256 and scikit-learn version the service verifies at start-up).
-RUN python -m app.sentiment.train
+# Training in the slimmed environment also proves it still has all the model needs. The
+# offline training code is then removed from what the runtime stage copies.
+RUN python -m app.sentiment.training.train \
+    && rm -rf app/sentiment/training
 
 
 FROM python:3.11.14-slim-bookworm AS runtime
@@ -53,7 +63,7 @@ WORKDIR /app
 # Files stay owned by root and read-only for the service user: the process cannot modify
 # its own code or model, and the root filesystem can be mounted read-only.
 COPY --from=builder /opt/venv /opt/venv
-COPY app/ ./app/
+COPY --from=builder /build/app/ ./app/
 COPY migrations/ ./migrations/
 COPY alembic.ini ./
 COPY --from=builder /build/models/ ./models/

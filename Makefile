@@ -33,8 +33,8 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install $(PIP_QUIET) -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-$(MODEL): $(VENV)/.runtime $(wildcard data/sentiment/*.txt) $(wildcard app/sentiment/*.py)
-	$(BIN)/python -m app.sentiment.train --cross-domain --output $(MODEL)
+$(MODEL): $(VENV)/.runtime $(wildcard data/sentiment/*.txt) $(wildcard app/sentiment/*.py app/sentiment/recipe/*.py app/sentiment/training/*.py)
+	$(BIN)/python -m app.sentiment.training.train --cross-domain --output $(MODEL)
 
 model: $(MODEL) ## Train the sentiment model with cross-domain evaluation (when data or code changed)
 
@@ -73,7 +73,7 @@ bench: $(VENV)/.dev $(MODEL) ## HTTP benchmark against a bare ASGI app (needs Po
 	$(BIN)/python -m bench.http
 
 bench-model: $(VENV)/.dev $(MODEL) ## Model latency and accuracy benchmark (with VADER)
-	$(BIN)/python -m app.sentiment.bench
+	$(BIN)/python -m app.sentiment.training.bench
 
 soak: $(VENV)/.dev $(MODEL) ## 60 s mixed load on PostgreSQL; checks errors and memory
 	$(BIN)/python -m bench.soak

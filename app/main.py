@@ -62,7 +62,10 @@ def _load_model_or_reason(settings: Settings) -> tuple[SentimentModel | None, st
     except ModelLoadError as error:
         logger.error("sentiment model not loaded; /predict will answer 503: %s", error)
         return None, str(error)
-    logger.info("sentiment model loaded", extra={"model_version": model.version})
+    logger.info(
+        "sentiment model loaded",
+        extra={"model_version": model.version, "scorer": model.scorer.kind},
+    )
     return model, None
 
 
@@ -86,7 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.inference_executor = inference
     MODEL_LOADED.set(1 if model else 0)
     if model is not None:
-        MODEL_INFO.labels(name=model.name, version=model.version).set(1)
+        MODEL_INFO.labels(name=model.name, version=model.version, scorer=model.scorer.kind).set(1)
     logger.info("itemsense started", extra={"database": engine.url.get_backend_name()})
     try:
         yield

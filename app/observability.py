@@ -38,7 +38,11 @@ INFERENCE_SECONDS = Histogram(
     "Model time per prediction call (a batch counts once), excluding HTTP.",
     buckets=(0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25),
 )
-MODEL_INFO = Gauge("itemsense_model_info", "The loaded model (value 1).", ["name", "version"])
+MODEL_INFO = Gauge(
+    "itemsense_model_info",
+    "The loaded model (value 1); `scorer` is `fast` or `predict_proba`.",
+    ["name", "version", "scorer"],
+)
 MODEL_LOADED = Gauge("itemsense_model_loaded", "1 when a verified model is loaded, else 0.")
 READY = Gauge("itemsense_ready", "Result of the latest readiness check (1 ready, 0 not).")
 ITEMS_WRITTEN = Counter(

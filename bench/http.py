@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from app.sentiment.data import load_corpus
+from app.sentiment.training.data import load_corpus
 from tests.support import ADMIN_URL, ROOT, migrate
 
 API_KEY = "bench-key"

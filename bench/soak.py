@@ -45,6 +45,7 @@ from tests.support import ADMIN_URL, ROOT, migrate
 API_KEY = "soak-key-" + uuid.uuid4().hex
 SEED_ITEMS = 500
 MAX_RSS_GROWTH_PERCENT = 10.0
+MAX_RSS_MB = 200.0  # one worker after start-up and warm-up (the pod's request follows it)
 TEXTS = [
     "I love this lamp, it is bright and well made.",
     "Terrible quality, it broke after two days.",
@@ -372,6 +373,10 @@ def failures(figures: dict[str, Any]) -> list[str]:
     bars = [
         (figures["errors"] == 0, f"{figures['errors']} errors"),
         (figures["5xx"] == 0, f"{figures['5xx']} 5xx answers"),
+        (
+            figures["rss_after_warmup_mb"] <= MAX_RSS_MB,
+            f"RSS after warm-up {figures['rss_after_warmup_mb']} MB (bar {MAX_RSS_MB:.0f} MB)",
+        ),
         (
             figures["rss_growth_percent"] < MAX_RSS_GROWTH_PERCENT,
             f"RSS grew {figures['rss_growth_percent']}% after warm-up",

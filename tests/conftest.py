@@ -79,7 +79,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(built.with_suffix(".json"), target.with_suffix(".json"))
     else:
         subprocess.run(
-            [sys.executable, "-m", "app.sentiment.train", "--output", str(target)],
+            [sys.executable, "-m", "app.sentiment.training.train", "--output", str(target)],
             cwd=ROOT,
             check=True,
         )

@@ -1,11 +1,16 @@
-"""Loading, verifying and running the sentiment model artifact.
+"""Loading, verifying and running a sentiment model artifact.
 
-The artifact is a joblib file (a fitted scikit-learn ``Pipeline``) with a metadata JSON beside
-it (same stem, ``.json``). Unpickling runs code, so the file's sha256 and the scikit-learn
-version it was built with are checked against the metadata before ``joblib.load`` sees a byte,
-and the bytes that were hashed are the bytes that get loaded.
+The artifact is a joblib file holding any fitted scikit-learn pipeline that takes raw
+strings and has ``predict_proba``, with a metadata JSON beside it (same stem, ``.json``),
+written by the training command or, for a pipeline trained elsewhere, by
+``python -m app.sentiment.training.package``. Unpickling runs code, so the file's sha256 and
+the scikit-learn version are checked against the metadata before ``joblib`` sees a byte, and
+the bytes that were hashed are the bytes that get loaded.
 
-Importing this module is cheap: scikit-learn and joblib are imported inside ``load_model``.
+The model is scored by the fast scorer (``scorer.py``) when it reproduces the pipeline's
+``predict_proba`` on probe texts, else by ``predict_proba`` itself. The fast scorer is built
+and checked in a short-lived child process: it needs neither scikit-learn nor SciPy, and a
+serving process that never imports them is about 90 MB smaller.
 """
 
 from __future__ import annotations
@@ -13,18 +18,34 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import math
+import pickle  # nosec B403: reads only what this module's own child process wrote
+import subprocess  # nosec B404: runs only this module, with this interpreter
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-# Warm-up texts; the fast path must agree with the pipeline on them or the load fails.
-_PROBES = (
+from app.sentiment.scorer import FastScorer, UnsupportedPipelineError, from_pipeline
+
+logger = logging.getLogger(__name__)
+
+# The folder that holds the `app` package, where the child process imports it from.
+_IMPORT_ROOT = Path(__file__).resolve().parents[2]
+
+# Texts the fast scorer must score as the pipeline does (negation, contrast, entities,
+# words outside any vocabulary, emoji), and that warm up the code paths.
+PROBES = (
     "This is wonderful, I love it!",
     "Not good at all. The worst purchase I've made.",
+    "The screen is great, but the battery isn't.",
+    "Fish &amp; chips, sooooo goood :-) \U0001f600",
+    "zzqxj floccinaucinihilipilification caf\u00e9",
+    "meh",
 )
-_FAST_PATH_TOLERANCE = 1e-9
+_FAST_SCORER_TOLERANCE = 1e-9
 _REQUIRED_METADATA = (
     "name",
     "version",
@@ -38,16 +59,66 @@ _REQUIRED_METADATA = (
 
 
 class Prediction(NamedTuple):
-    """One text's prediction (a named tuple: ~3 x cheaper to make than a frozen dataclass,
-    which counts in a batch)."""
+    """One text's prediction."""
 
-    label: str  # one of the model's classes
-    confidence: float  # the probability of ``label`` (the largest one)
+    label: str  # the most probable class
+    confidence: float  # the probability of ``label``
     probabilities: dict[str, float]  # one per class, summing to 1
 
 
 class ModelLoadError(Exception):
     """The artifact cannot be used; the message says why (shown in logs and 503 bodies)."""
+
+
+class Scorer(Protocol):
+    """Class probabilities for texts; ``kind`` names the implementation."""
+
+    kind: str
+    classes: tuple[str, ...]
+
+    def probabilities(self, texts: Sequence[str]) -> list[list[float]]:
+        """One row per text, in ``classes`` order."""
+
+
+class PipelineScorer:
+    """The pipeline's own ``predict_proba``: any scikit-learn text classifier."""
+
+    kind = "predict_proba"
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.classes: tuple[str, ...] = tuple(str(c) for c in pipeline.classes_)
+
+    def probabilities(self, texts: Sequence[str]) -> list[list[float]]:
+        """One row per text, from scikit-learn."""
+        rows: list[list[float]] = self.pipeline.predict_proba(list(texts)).tolist()
+        return rows
+
+
+class SentimentModel:
+    """A verified, loaded model. Thread-safe: prediction only reads fitted state."""
+
+    def __init__(self, scorer: Scorer, info: dict[str, Any]) -> None:
+        self.scorer = scorer
+        self.name: str = str(info["name"])
+        self.version: str = str(info["version"])
+        self.classes = scorer.classes
+        self.info: dict[str, Any] = {**info, "scorer": scorer.kind}
+
+    def predict(self, text: str) -> Prediction:
+        """Classify one text."""
+        return self.predict_batch([text])[0]
+
+    def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
+        """Classify several texts; one prediction per text, in order."""
+        classes = self.classes
+        predictions = []
+        for row in self.scorer.probabilities(texts):
+            best = max(range(len(row)), key=row.__getitem__)  # the first on a tie
+            predictions.append(
+                Prediction(classes[best], row[best], dict(zip(classes, row, strict=True)))
+            )
+        return predictions
 
 
 def metadata_path_for(artifact_path: Path) -> Path:
@@ -62,7 +133,7 @@ def file_sha256(data: bytes) -> str:
 
 def installed_sklearn_version() -> str:
     """scikit-learn's version from package metadata (no import of sklearn itself)."""
-    from importlib import metadata as importlib_metadata  # ~40 ms: only when loading
+    from importlib import metadata as importlib_metadata
 
     try:
         return importlib_metadata.version("scikit-learn")
@@ -70,51 +141,34 @@ def installed_sklearn_version() -> str:
         raise ModelLoadError("scikit-learn is not installed") from exc
 
 
-def make_prediction(classes: tuple[str, ...], p_second: float) -> Prediction:
-    """The prediction for P(classes[1]) = ``p_second`` in a binary model.
+def load_model(artifact_path: Path) -> SentimentModel:
+    """Load ``artifact_path`` (joblib) and its metadata ``artifact_path.with_suffix('.json')``.
 
-    Ties go to the second class ("positive"): positive iff P(positive) >= P(negative).
+    Verifies the file's sha256 and the scikit-learn version recorded in the metadata BEFORE
+    unpickling, chooses the scorer, checks the classes against the metadata and warms up;
+    raises ``ModelLoadError`` on anything wrong.
     """
-    first, second = classes
-    p_first = 1.0 - p_second
-    probabilities = {first: p_first, second: p_second}
-    if p_second >= p_first:
-        return Prediction(second, p_second, probabilities)
-    return Prediction(first, p_first, probabilities)
-
-
-class SentimentModel:
-    """A verified, loaded model. Thread-safe: prediction only reads fitted state."""
-
-    def __init__(self, pipeline: Any, info: dict[str, Any]) -> None:
-        from app.sentiment.fast import FastScorer  # imports numpy only
-
-        self.pipeline = pipeline
-        self._scorer = FastScorer(pipeline)
-        self.name: str = str(info["name"])
-        self.version: str = str(info["version"])
-        self.classes: tuple[str, ...] = self._scorer.classes
-        self.info: dict[str, Any] = info
-
-    def predict(self, text: str) -> Prediction:
-        """Classify one text."""
-        return make_prediction(self.classes, self._scorer.proba_positive_class(text))
-
-    def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
-        """Classify several texts; one prediction per text, in order."""
-        classes = self.classes
-        return [make_prediction(classes, p) for p in self.second_class_probabilities(texts)]
-
-    def second_class_probabilities(self, texts: Sequence[str]) -> list[float]:
-        """P(classes[1]) of each text, in order (what ``make_prediction`` takes)."""
-        probabilities: list[float] = self._scorer.proba_positive_class_batch(texts).tolist()
-        return probabilities
-
-    def pipeline_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Probabilities from scikit-learn's own ``predict_proba`` (slow; for checks)."""
-        rows = self.pipeline.predict_proba(list(texts))
-        order = [str(c) for c in self.pipeline.classes_]
-        return [{c: float(p) for c, p in zip(order, row, strict=True)} for row in rows]
+    artifact_path = Path(artifact_path)
+    try:
+        data = artifact_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"model artifact not found: {artifact_path}") from exc
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model artifact {artifact_path}: {exc}") from exc
+    meta = _read_metadata(metadata_path_for(artifact_path))
+    _verify(meta, data, artifact_path)
+    scorer: Scorer | str = _fast_scorer_in_child_process(data, artifact_path)
+    if isinstance(scorer, str):
+        logger.warning("model served by predict_proba: %s", scorer)
+        scorer = PipelineScorer(_unpickle(data, artifact_path))
+    if list(scorer.classes) != list(meta["classes"]):
+        raise ModelLoadError(
+            f"model {artifact_path}: classes {list(scorer.classes)} differ from metadata "
+            f"{meta['classes']}"
+        )
+    model = SentimentModel(scorer, {**meta, "loaded_at": datetime.now(UTC).isoformat()})
+    model.predict_batch(PROBES)  # warm-up
+    return model
 
 
 def _read_metadata(meta_path: Path) -> dict[str, Any]:
@@ -160,46 +214,65 @@ def _unpickle(data: bytes, artifact_path: Path) -> Any:
         raise ModelLoadError(f"cannot unpickle model {artifact_path}: {exc!r}") from exc
 
 
-def _warm_up(model: SentimentModel, artifact_path: Path) -> None:
-    fast = model.predict_batch(_PROBES)
-    slow = model.pipeline_proba(_PROBES)
-    for text, f, s in zip(_PROBES, fast, slow, strict=True):
-        for cls in model.classes:
-            p = f.probabilities[cls]
-            if not math.isfinite(p) or abs(p - s[cls]) > _FAST_PATH_TOLERANCE:
-                raise ModelLoadError(
-                    f"model {artifact_path}: fast scorer disagrees with the pipeline on "
-                    f"{text!r} ({p} vs {s[cls]})"
-                )
+def _fast_scorer_in_child_process(data: bytes, artifact_path: Path) -> FastScorer | str:
+    """``fast_scorer_or_reason`` in a fresh interpreter: it reads the verified bytes on
+    stdin and writes the pickled result on stdout, so the imports stay in the child."""
+    child = subprocess.run(  # noqa: S603 (our own module, run by this interpreter)
+        [sys.executable, "-m", __name__, str(artifact_path)],
+        input=data,
+        capture_output=True,
+        cwd=_IMPORT_ROOT,
+        check=False,
+    )
+    if child.returncode != 0:
+        lines = child.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ModelLoadError(lines[-1] if lines else f"the model loader exited {child.returncode}")
+    result: FastScorer | str = pickle.loads(child.stdout)  # noqa: S301 (our own child's output)
+    return result
 
 
-def load_model(artifact_path: Path) -> SentimentModel:
-    """Load ``artifact_path`` (joblib) and its metadata ``artifact_path.with_suffix('.json')``.
-
-    Verifies the file's sha256 and the scikit-learn version recorded in the metadata BEFORE
-    unpickling (joblib is code), builds the fast scorer, warms up with a prediction (checking
-    the fast scorer against the pipeline) and raises ``ModelLoadError`` on anything wrong.
-    """
-    artifact_path = Path(artifact_path)
-    try:
-        data = artifact_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ModelLoadError(f"model artifact not found: {artifact_path}") from exc
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read model artifact {artifact_path}: {exc}") from exc
-    meta = _read_metadata(metadata_path_for(artifact_path))
-    _verify(meta, data, artifact_path)
+def fast_scorer_or_reason(data: bytes, artifact_path: Path) -> FastScorer | str:
+    """Unpickle the pipeline, check that it classifies text, and return its fast scorer, or
+    the reason the fast scorer does not reproduce it."""
     pipeline = _unpickle(data, artifact_path)
+    expected = _classifier_probabilities(pipeline, artifact_path)
     try:
-        model = SentimentModel(pipeline, {**meta, "loaded_at": datetime.now(UTC).isoformat()})
-    except Exception as exc:  # wrong object type, unsupported pipeline shape, ...
-        raise ModelLoadError(f"model {artifact_path} is not a usable pipeline: {exc}") from exc
-    if list(model.classes) != list(meta["classes"]):
+        scorer = from_pipeline(pipeline)
+    except UnsupportedPipelineError as exc:
+        return str(exc)
+    for text, want, got in zip(PROBES, expected, scorer.probabilities(PROBES), strict=True):
+        if any(abs(w - g) > _FAST_SCORER_TOLERANCE for w, g in zip(want, got, strict=True)):
+            return f"the fast scorer differs from predict_proba on {text!r}: {got} vs {want}"
+    return scorer
+
+
+def _classifier_probabilities(pipeline: Any, artifact_path: Path) -> list[list[float]]:
+    """``predict_proba`` of the probe texts, or why the object is not a text classifier."""
+    classes = getattr(pipeline, "classes_", None)
+    if not hasattr(pipeline, "predict_proba") or classes is None or len(classes) < 2:
         raise ModelLoadError(
-            f"model {artifact_path}: classes {list(model.classes)} differ from metadata "
-            f"{meta['classes']}"
+            f"model {artifact_path} is not a classifier with predict_proba and 2+ classes"
         )
-    if not {"positive", "negative"} <= set(model.classes):
-        raise ModelLoadError(f"model {artifact_path}: classes must include positive/negative")
-    _warm_up(model, artifact_path)
-    return model
+    try:
+        rows: list[list[float]] = pipeline.predict_proba(list(PROBES)).tolist()
+    except Exception as exc:  # whatever the pipeline raises on raw strings
+        raise ModelLoadError(f"model {artifact_path} cannot score raw text: {exc!r}") from exc
+    for row in rows:
+        if len(row) != len(classes) or not all(map(math.isfinite, row)):
+            raise ModelLoadError(f"model {artifact_path} gives unusable probabilities: {row}")
+    return rows
+
+
+def _child_main() -> int:
+    """The child process of ``_fast_scorer_in_child_process``."""
+    try:
+        result = fast_scorer_or_reason(sys.stdin.buffer.read(), Path(sys.argv[1]))
+    except ModelLoadError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    pickle.dump(result, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

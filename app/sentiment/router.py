@@ -132,11 +132,7 @@ _add_prediction_route(
 
 # Read like /predict (RequestOnlyRoute), but validated, run and serialised on the inference
 # thread (`app.state.inference_executor`, one thread): a batch takes milliseconds, and on
-# the event loop it served 32 connections unfairly (p99 over 10 x p50 in bench.http). The
-# executor's FIFO queue keeps p99 under 2 x p50, and one thread avoids GIL contention
-# between batches. Parsing and serialising there too, right before and after the model,
-# finds their code and data still in the CPU caches: 4-6 % more batches per second than
-# doing them on the event loop between other requests (A/B, 32 connections).
+# the event loop it would hold every other request for that long.
 async def predict_batch(request: Request) -> Response:
     """One prediction per text, in order."""
     text = await read_json_text(request)
@@ -165,39 +161,11 @@ def _answer_batch(model: SentimentModel, text: str, limit: int) -> tuple[bytes, 
             ]
         )
     started = time.perf_counter()
-    probabilities = model.second_class_probabilities(body.texts)
+    predictions = model.predict_batch(body.texts)
     INFERENCE_SECONDS.observe(time.perf_counter() - started)
-    predictions, labels = batch_predictions_json(model.classes, probabilities, model.version)
-    return to_json({"predictions": predictions, "model_version": model.version}), labels
-
-
-def batch_predictions_json(
-    classes: tuple[str, ...], probabilities: list[float], version: str
-) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """``prediction_json(make_prediction(classes, p), version)`` of each P(classes[1]) and
-    how many of each label, in one loop: the three calls and the ``Prediction`` per text
-    cost 2.5 x this loop (instruction counts), ~4 % of a batch request.
-    ``tests/service/test_prediction_json.py`` holds the two to the same output."""
-    first, second = classes
-    out = []
-    seconds = 0
-    for p_second in probabilities:
-        p_first = 1.0 - p_second
-        if p_second >= p_first:  # ties go to the second class, as in make_prediction
-            label, confidence = second, p_second
-            seconds += 1
-        else:
-            label, confidence = first, p_first
-        out.append(
-            {
-                "label": label,
-                "confidence": confidence,
-                "probabilities": {first: p_first, second: p_second},
-                "model_version": version,
-            }
-        )
-    labels = Counter({first: len(out) - seconds, second: seconds})
-    return out, +labels  # unary plus drops zero counts
+    labels = Counter(prediction.label for prediction in predictions)
+    answers = [prediction_json(prediction, model.version) for prediction in predictions]
+    return to_json({"predictions": answers, "model_version": model.version}), labels
 
 
 _add_prediction_route(

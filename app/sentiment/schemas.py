@@ -83,3 +83,7 @@ class ModelInfo(BaseModel):
     training_data: dict[str, Any] = Field(description="Summary of the data it was trained on.")
     metrics: dict[str, Any] = Field(description="Evaluation metrics recorded at training time.")
     loaded_at: datetime
+    scorer: str = Field(
+        description="What computes the probabilities: `fast` (the built-in scorer, proven "
+        "equal to the pipeline at load) or `predict_proba` (scikit-learn itself)."
+    )

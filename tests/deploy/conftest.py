@@ -160,15 +160,19 @@ def staged_image(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
         from_stage, sources = copy_sources(instruction)
         destination = root / instruction.value.split()[-1].removeprefix("./")
         for source in sources:
+            ignore = ["__pycache__"]
             if from_stage is None:
                 origin = REPO / source
             elif source.rstrip("/") == "/build/models":
                 origin = model_path.parent  # what the builder's training step produces
+            elif source.rstrip("/") == "/build/app":
+                origin = REPO / "app"  # the builder deletes the training code after training
+                ignore.append("training")
             else:
                 assert source == "/opt/venv", f"unexpected copy from the builder: {source}"
                 continue
             if origin.is_dir():
-                shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(origin, destination, ignore=shutil.ignore_patterns(*ignore))
             else:
                 shutil.copy(origin, destination)
     return root, workdir

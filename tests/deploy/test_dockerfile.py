@@ -94,7 +94,18 @@ def test_builder_installs_pinned_requirements_and_trains_the_model(
 ) -> None:
     runs = " ".join(i.value for i in stages[0] if i.keyword == "RUN")
     assert "pip install --no-cache-dir -r requirements.txt" in runs
-    assert "python -m app.sentiment.train" in runs
+    assert "python -m app.sentiment.training.train" in runs
+
+
+def test_builder_leaves_out_what_serving_never_uses(stages: list[list[Instruction]]) -> None:
+    """pip, the packages' test suites and headers, and the offline training code."""
+    runs = [i.value for i in stages[0] if i.keyword == "RUN"]
+    install = next(run for run in runs if "pip install" in run)
+    assert "pip uninstall --yes pip setuptools" in install
+    assert "-name tests -o -name test -o -name include" in install
+    assert "-exec rm -rf {} +" in install
+    training = next(run for run in runs if "app.sentiment.training.train" in run)
+    assert training.endswith("rm -rf app/sentiment/training")
 
 
 def test_runtime_copies_only_code_migrations_and_model(runtime: list[Instruction]) -> None:
@@ -104,7 +115,7 @@ def test_runtime_copies_only_code_migrations_and_model(runtime: list[Instruction
     }
     assert copied == {
         ("builder", ("/opt/venv",)),
-        (None, ("app/",)),
+        ("builder", ("/build/app/",)),
         (None, ("migrations/",)),
         (None, ("alembic.ini",)),
         ("builder", ("/build/models/",)),

@@ -57,6 +57,16 @@ def test_server_from_the_staged_image_is_ready_with_its_model(
     assert "itemsense_model_loaded 1.0" in metrics
 
 
+def test_the_image_serves_without_the_training_code(
+    staged_image: tuple[Path, str], image_server: tuple[str, int]
+) -> None:
+    root, _ = staged_image
+    assert (root / "app" / "sentiment" / "scorer.py").is_file()
+    assert not (root / "app" / "sentiment" / "training").exists()
+    info = httpx.get(f"{image_server[0]}/model/info", timeout=5)
+    assert info.json()["scorer"] == "fast"
+
+
 def test_healthcheck_command_passes_against_the_server(
     image_server: tuple[str, int], staged_image: tuple[Path, str], image_env_vars: dict[str, str]
 ) -> None:

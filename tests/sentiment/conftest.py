@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from app.sentiment.data import DOMAINS, Corpus, load_corpus
-from app.sentiment.pipeline import Recipe, fit_pipeline
-from app.sentiment.train import train
+from app.sentiment.recipe.pipeline import Recipe
+from app.sentiment.training.data import DOMAINS, Corpus, load_corpus
+from app.sentiment.training.train import fit_pipeline, train
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data" / "sentiment"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.sentiment.bench import main, vader_proba
+from app.sentiment.training.bench import main, vader_proba
 
 
 def test_bench_prints_and_records_latency(

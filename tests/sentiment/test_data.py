@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.sentiment.data import DOMAINS, Corpus, DataError, labels_for, load_corpus, polar_mask
+from app.sentiment.training.data import (
+    DOMAINS,
+    Corpus,
+    DataError,
+    labels_for,
+    load_corpus,
+    polar_mask,
+)
 
 
 def test_full_corpus_counts(corpus: Corpus) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.sentiment.data import Corpus
-from app.sentiment.evaluation import (
+from app.sentiment.training.data import Corpus
+from app.sentiment.training.evaluation import (
     cross_domain_splits,
     score,
     stratified_split,

@@ -13,12 +13,15 @@ from typing import Any
 
 import joblib
 import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
 
 from app.sentiment.model import (
     ModelLoadError,
+    PipelineScorer,
     SentimentModel,
     load_model,
-    make_prediction,
     metadata_path_for,
 )
 
@@ -47,6 +50,7 @@ def test_loads_with_metadata_and_loaded_at(model: SentimentModel, artifact: Path
     assert model.name == meta["name"] == "itemsense-sentiment"
     assert model.version == meta["version"]
     assert model.classes == ("negative", "positive")
+    assert model.info["scorer"] == model.scorer.kind == "fast"
     assert model.info["sha256"] == hashlib.sha256(artifact.read_bytes()).hexdigest()
     for key in ("classes", "sklearn_version", "trained_at", "training_data", "metrics"):
         assert model.info[key] == meta[key]
@@ -115,7 +119,7 @@ def test_wrong_object_is_not_a_usable_pipeline(artifact: Path, tmp_path: Path) -
     path, meta_path, meta = _copy(artifact, tmp_path)
     joblib.dump({"not": "a pipeline"}, path)
     _replace_artifact(path, meta_path, meta, path.read_bytes())
-    with pytest.raises(ModelLoadError, match="not a usable pipeline"):
+    with pytest.raises(ModelLoadError, match="not a classifier with predict_proba"):
         load_model(path)
 
 
@@ -153,9 +157,11 @@ def test_predict_batch_matches_predict_in_order(model: SentimentModel) -> None:
     assert model.predict_batch([]) == []
 
 
-def test_ties_go_to_positive() -> None:
-    classes = ("negative", "positive")
-    assert make_prediction(classes, 0.5).label == "positive"
-    assert make_prediction(classes, 0.5 - 1e-12).label == "negative"
-    low = make_prediction(classes, 0.2)
-    assert (low.label, low.confidence) == ("negative", pytest.approx(0.8))
+def test_the_first_class_wins_a_tie() -> None:
+    pipeline = Pipeline(
+        [("words", TfidfVectorizer()), ("clf", DummyClassifier(strategy="uniform"))]
+    ).fit(["good", "bad", "okay"], ["positive", "negative", "neutral"])
+    model = SentimentModel(PipelineScorer(pipeline), {"name": "tie", "version": "1"})
+    prediction = model.predict("anything")
+    assert prediction.probabilities == pytest.approx({c: 1 / 3 for c in model.classes})
+    assert prediction.label == model.classes[0] == "negative"

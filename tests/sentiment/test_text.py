@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-from app.sentiment.text import normalize, tokenize
+from app.sentiment.recipe.text import (
+    CharNgrams,
+    WordNgrams,
+    char_ngrams,
+    normalize,
+    tokenize,
+    word_ngrams,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +84,38 @@ def test_a_negator_inside_a_scope_restarts_it() -> None:
 
 def test_no_negation_leaves_tokens_alone() -> None:
     assert tokenize("a 10/10 film") == ["a", "10", "10", "film"]
+
+
+TRICKY = [
+    "a",
+    "",
+    "banana bananas",
+    "i  x\u00a0y\tz",
+    "an antelope, an ant!",
+    "the other there then",
+    "superlongwordwithoutspaces",
+    "caf\u00e9 \U0001f600 :-)",
+]
+
+
+@pytest.mark.parametrize("ngram_range", [(2, 5), (1, 1), (3, 4), (1, 6), (1, 5)])
+def test_char_ngrams_are_scikit_learns_char_wb(ngram_range: tuple[int, int]) -> None:
+    analyzer = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=ngram_range, lowercase=False
+    ).build_analyzer()
+    for text in TRICKY:
+        ours = [gram for word in text.split() for gram in char_ngrams(word, *ngram_range)]
+        assert ours == analyzer(text)
+        assert CharNgrams(*ngram_range)(text) == analyzer(normalize(text))
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 3), (1, 3)])
+def test_word_ngrams_are_scikit_learns(ngram_range: tuple[int, int]) -> None:
+    analyzer = TfidfVectorizer(
+        tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=ngram_range
+    ).build_analyzer()
+    for text in TRICKY:
+        assert sorted(word_ngrams(text.split(), *ngram_range)) == sorted(analyzer(text))
+        assert WordNgrams(*ngram_range)(text) == word_ngrams(
+            tokenize(normalize(text)), *ngram_range
+        )

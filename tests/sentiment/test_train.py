@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.sentiment.data import load_corpus
 from app.sentiment.model import installed_sklearn_version, load_model, metadata_path_for
-from app.sentiment.train import main
+from app.sentiment.training.data import load_corpus
+from app.sentiment.training.train import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ def _train_in_subprocess(data_dir: Path, output: Path) -> subprocess.CompletedPr
     return subprocess.run(
         [
             sys.executable,
-            *("-m", "app.sentiment.train", "--data-dir", str(data_dir)),
+            *("-m", "app.sentiment.training.train", "--data-dir", str(data_dir)),
             *("--output", str(output), "--seed", "42"),
         ],
         cwd=REPO_ROOT,

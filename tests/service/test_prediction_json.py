@@ -3,13 +3,11 @@ response models (`PredictionOut`, `BatchPredictionOut`) would produce."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 from fastapi.testclient import TestClient
 from pydantic_core import to_json
 
-from app.sentiment.model import Prediction, make_prediction
-from app.sentiment.router import batch_predictions_json, prediction_json
+from app.sentiment.model import Prediction
+from app.sentiment.router import prediction_json
 from app.sentiment.schemas import BatchPredictionOut, PredictionOut
 
 TEXTS = ["I love it", "Broke after a day, awful.", "ok", "é ✓ 🙂"]
@@ -28,16 +26,6 @@ def test_prediction_json_equals_prediction_out() -> None:
             model_version="v1",
         )
         assert to_json(prediction_json(prediction, "v1")).decode() == expected.model_dump_json()
-
-
-def test_batch_predictions_json_equals_prediction_json_of_each() -> None:
-    classes = ("negative", "positive")
-    probabilities = [0.5, 0.5 - 1e-16, 0.5 + 1e-16, 0.0, 1.0, 0.25, 0.999, 1e-300]
-    predictions, labels = batch_predictions_json(classes, probabilities, "v1")
-    expected = [prediction_json(make_prediction(classes, p), "v1") for p in probabilities]
-    assert to_json(predictions) == to_json(expected)
-    assert labels == Counter(p["label"] for p in expected)
-    assert batch_predictions_json(classes, [0.9], "v1")[1] == Counter(positive=1)  # no zeros
 
 
 def test_responses_validate_against_the_documented_models(client: TestClient) -> None:

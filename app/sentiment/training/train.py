@@ -1,4 +1,4 @@
-"""Train the sentiment model: ``python -m app.sentiment.train [--cross-domain]``.
+"""Train the sentiment model: ``python -m app.sentiment.training.train [--cross-domain]``.
 
 Reads data/sentiment/, evaluates the recipe on a held-out stratified split (and, with
 ``--cross-domain``, on each held-out domain), refits on all the data and writes
@@ -9,34 +9,38 @@ The same data and seed give the same artifact, byte for byte.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import numpy.typing as npt
+from sklearn.pipeline import Pipeline
 
-from app.sentiment.data import CLASSES, EVAL_MIN_ABS_RATING, Corpus, load_corpus, polar_mask
-from app.sentiment.evaluation import (
+from app.sentiment.model import file_sha256
+from app.sentiment.recipe.pipeline import Recipe, build_pipeline
+from app.sentiment.training.data import (
+    EVAL_MIN_ABS_RATING,
+    Corpus,
+    labels_for,
+    load_corpus,
+    polar_mask,
+)
+from app.sentiment.training.evaluation import (
     ProbaFn,
     cross_domain_splits,
     evaluate_split,
     stratified_split,
     summarize_cross_domain,
 )
-from app.sentiment.model import file_sha256, installed_sklearn_version, metadata_path_for
-from app.sentiment.pipeline import Recipe, fit_pipeline
+from app.sentiment.training.package import metadata, serialize, write_atomically, write_metadata
 
 MODEL_NAME = "itemsense-sentiment"
 # Bump when the recipe or the text functions change; the artifact hash is appended.
-RECIPE_VERSION = "1.1.0"
+RECIPE_VERSION = "2.0.0"
 DEFAULT_SEED = 42
 CITATION = (
     "Hutto, C.J. & Gilbert, E.E. (2014). VADER: A Parsimonious Rule-based Model for Sentiment "
@@ -58,6 +62,17 @@ class Progress:
     def elapsed(self) -> float:
         """Seconds since the start."""
         return time.perf_counter() - self.started
+
+
+def fit_pipeline(corpus: Corpus, recipe: Recipe, seed: int) -> Pipeline:
+    """Fit the recipe on the polar sentences of ``corpus``, each weighted by its rating."""
+    mask = polar_mask(corpus.ratings, recipe.min_abs_rating)
+    texts = [t for t, keep in zip(corpus.texts, mask, strict=True) if keep]
+    ratings = corpus.ratings[mask]
+    weights = np.abs(ratings) ** recipe.weight_power
+    pipeline = build_pipeline(recipe, seed)
+    pipeline.fit(texts, labels_for(ratings), clf__sample_weight=weights)
+    return pipeline
 
 
 def fitter(recipe: Recipe, seed: int) -> Any:
@@ -106,48 +121,6 @@ def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes 0600 files; the service may run as another user than the trainer.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _drop_process_state(estimator: Any) -> None:
-    """Remove fitted attributes that depend on the process rather than the data.
-
-    ``TfidfVectorizer`` caches ``id(self.stop_words)`` (a memory address) to skip a
-    re-check; pickled, it makes two runs of the training command differ in bytes. (Bytes
-    are identical between fresh runs of the command; inside a long-lived process, pickle's
-    sharing of identical string objects can still vary, never the fitted values.)
-    """
-    if hasattr(estimator, "_stop_words_id"):
-        del estimator._stop_words_id
-    inner = getattr(estimator, "vectorizer_", None)  # pipeline.CharNgrams
-    for child in (
-        [s for _, s in getattr(estimator, "steps", [])]
-        + [t for _, t in getattr(estimator, "transformer_list", [])]
-        + ([inner] if inner is not None else [])
-    ):
-        _drop_process_state(child)
-
-
-def _serialize(pipeline: Any) -> bytes:
-    import io
-
-    _drop_process_state(pipeline)
-    buffer = io.BytesIO()
-    joblib.dump(pipeline, buffer, compress=3)
-    return buffer.getvalue()
-
-
 def train(
     data_dir: Path,
     output: Path,
@@ -165,12 +138,8 @@ def train(
     print(format_table(results))
     progress("fitting the final model on all sentences")
     pipeline = fit_pipeline(corpus, recipe, seed)
-    data = _serialize(pipeline)
-    sha = file_sha256(data)
-    metrics: dict[str, Any] = {
-        "eval_min_abs_rating": EVAL_MIN_ABS_RATING,
-        "splits": results,
-    }
+    data = serialize(pipeline)
+    metrics: dict[str, Any] = {"eval_min_abs_rating": EVAL_MIN_ABS_RATING, "splits": results}
     if cross_domain:
         metrics["cross_domain_summary"] = summarize_cross_domain(results)
     training_data = {
@@ -179,21 +148,21 @@ def train(
         "source": "VADER sentence corpora (data/sentiment/), MIT license",
         "citation": CITATION,
     }
-    meta: dict[str, Any] = {
-        "name": MODEL_NAME,
-        "version": f"{RECIPE_VERSION}+{sha[:12]}",
-        "classes": list(CLASSES),
-        "sha256": sha,
-        "sklearn_version": installed_sklearn_version(),
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "training_data": training_data,
-        "metrics": metrics,
-        "recipe": recipe.as_dict(),
-        "seed": seed,
-        "training_seconds": round(progress.elapsed, 1),
-    }
-    _atomic_write(output, data)
-    _atomic_write(metadata_path_for(output), json.dumps(meta, indent=2).encode() + b"\n")
+    sha = file_sha256(data)
+    meta = metadata(
+        data,
+        pipeline.classes_,
+        name=MODEL_NAME,
+        version=f"{RECIPE_VERSION}+{sha[:12]}",
+        trained_at=datetime.now(UTC),
+        training_data=training_data,
+        metrics=metrics,
+        recipe=recipe.as_dict(),
+        seed=seed,
+        training_seconds=round(progress.elapsed, 1),
+    )
+    write_atomically(output, data)
+    write_metadata(output, meta)
     progress(f"wrote {output} ({len(data) / 1e6:.1f} MB, sha256 {sha[:12]}) and its metadata")
     return meta
 

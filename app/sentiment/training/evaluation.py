@@ -17,7 +17,7 @@ import numpy.typing as npt
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from app.sentiment.data import (
+from app.sentiment.training.data import (
     DOMAINS,
     EVAL_MIN_ABS_RATING,
     POSITIVE,

@@ -4,7 +4,8 @@ Words seen in training get their own TF-IDF weights; words the training sentence
 used ("yummy", "flimsy") still carry sentiment through the human-rated VADER lexicon
 (resources/vader_lexicon.tsv, from the vaderSentiment repository, MIT license, same
 source and citation as the training data). The lexicon is copied into the fitted
-transformer, so a saved artifact never reads the file.
+transformer (``features.LexiconFeatures``), so a saved artifact never reads the file.
+Standard library only: the fast scorer computes these features with ``lexicon_features``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin
-
-from app.sentiment.text import NEGATION_PREFIX, normalize, tokenize
+from app.sentiment.recipe.text import NEGATION_PREFIX
 
 LEXICON_PATH = Path(__file__).parent / "resources" / "vader_lexicon.tsv"
 # VADER's constants: negation flips and damps a word; the score is squashed with alpha = 15.
@@ -122,39 +117,3 @@ def lexicon_features(lexicon: Mapping[str, float], tokens: Sequence[str]) -> lis
         *(math.log1p(b) for b in bins),
         *(math.log1p(c) for c in counts),
     ]
-
-
-class LexiconFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """scikit-learn transformer: texts -> ``N_FEATURES`` lexicon features times ``scale``.
-
-    ``scale`` sets how strongly the classifier's regularisation lets these features speak
-    (a larger scale costs less penalty for the same effect); chosen by cross-domain CV.
-    """
-
-    def __init__(self, scale: float = 1.0) -> None:
-        self.scale = scale
-
-    def fit(self, texts: Sequence[str], y: Any = None) -> LexiconFeatures:
-        """Copy the lexicon into the estimator (no learning from ``texts``)."""
-        self.lexicon_ = dict(load_lexicon())
-        return self
-
-    def features_from_tokens(self, tokens: Sequence[str]) -> list[float]:
-        """The scaled features of one tokenised text (the fast scorer calls this directly)."""
-        scale = self.scale
-        return [scale * f for f in lexicon_features(self.lexicon_, tokens)]
-
-    def features(self, text: str) -> list[float]:
-        """The scaled features of one raw text."""
-        return self.features_from_tokens(tokenize(normalize(text)))
-
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """Feature matrix, one row per text."""
-        rows: npt.NDArray[np.float64] = np.array(
-            [self.features(t) for t in texts], dtype=np.float64
-        ).reshape(len(texts), N_FEATURES)
-        return sparse.csr_matrix(rows)
-
-    def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
-        """Names of the features, for inspection."""
-        return np.array(FEATURE_NAMES, dtype=object)

@@ -1,4 +1,4 @@
-"""Benchmark the model: ``python -m app.sentiment.bench [--no-eval] [--json PATH]``.
+"""Benchmark the model: ``python -m app.sentiment.training.bench [--no-eval] [--json PATH]``.
 
 Prints single-text latency (p50/p99) of ``SentimentModel.predict`` and of scikit-learn's own
 ``predict_proba`` for comparison, the per-text cost of ``predict_batch`` on batches of 100,
@@ -18,14 +18,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import numpy.typing as npt
 
-from app.sentiment.data import Corpus, load_corpus
-from app.sentiment.evaluation import ProbaFn, summarize_cross_domain
 from app.sentiment.model import SentimentModel, load_model
-from app.sentiment.pipeline import Recipe, fit_pipeline
-from app.sentiment.train import DEFAULT_SEED, Progress, evaluate, format_table, train
+from app.sentiment.recipe.pipeline import Recipe
+from app.sentiment.scorer import from_pipeline
+from app.sentiment.training.data import Corpus, load_corpus
+from app.sentiment.training.evaluation import ProbaFn, summarize_cross_domain
+from app.sentiment.training.train import (
+    DEFAULT_SEED,
+    Progress,
+    evaluate,
+    fit_pipeline,
+    format_table,
+    train,
+)
 
 BATCH_SIZE = 100
 SHORT_CHARS = 80
@@ -66,7 +75,7 @@ def _time_each(fn: Callable[[str], object], texts: Sequence[str]) -> list[float]
     return out
 
 
-def latency(model: SentimentModel, texts: Sequence[str]) -> dict[str, Any]:
+def latency(model: SentimentModel, pipeline: Any, texts: Sequence[str]) -> dict[str, Any]:
     """Single-text latency of the fast path (texts seen for the first time, then the same
     texts again: the scorer keeps no per-text state, so only CPU caches differ), of the
     pipeline's own ``predict_proba``, and the per-text cost of batches."""
@@ -79,7 +88,7 @@ def latency(model: SentimentModel, texts: Sequence[str]) -> dict[str, Any]:
         [s for s, t in zip(first_sight, texts, strict=True) if len(t) <= SHORT_CHARS]
     )
     steady = _percentiles_us(_time_each(model.predict, texts))
-    pipeline = _percentiles_us(_time_each(lambda t: model.pipeline.predict_proba([t]), texts[:300]))
+    sklearn = _percentiles_us(_time_each(lambda t: pipeline.predict_proba([t]), texts[:300]))
     per_text = []
     for start in range(0, len(texts) - BATCH_SIZE + 1, BATCH_SIZE):
         batch = texts[start : start + BATCH_SIZE]
@@ -94,7 +103,7 @@ def latency(model: SentimentModel, texts: Sequence[str]) -> dict[str, Any]:
         "predict": single,
         f"predict_up_to_{SHORT_CHARS}_chars": short,
         "predict_steady_state": steady,
-        "pipeline_predict_proba": pipeline,
+        "pipeline_predict_proba": sklearn,
         f"predict_batch_{BATCH_SIZE}_per_text": batch_stats,
     }
 
@@ -107,7 +116,7 @@ def unseen_domain_latency(
     new review text brings, unlike corpus sentences the served model was trained on."""
     held_out = corpus.domains == domain
     pipeline = fit_pipeline(corpus.subset(np.flatnonzero(~held_out)), recipe, seed)
-    model = SentimentModel(pipeline, {"name": "unseen-domain", "version": "bench"})
+    model = SentimentModel(from_pipeline(pipeline), {"name": "unseen-domain", "version": "bench"})
     texts = [t for t, keep in zip(corpus.texts, held_out, strict=True) if keep]
     for text in ("warm up", "the allocator and", "the code paths"):
         model.predict(text)
@@ -173,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"model {model.name} {model.version}")
     results: dict[str, Any] = {
         "model": model.version,
-        "latency": latency(model, _sample(corpus, args.samples)),
+        "latency": latency(model, joblib.load(args.model), _sample(corpus, args.samples)),
     }
     _print_latency(results["latency"])
     if not args.no_eval:
