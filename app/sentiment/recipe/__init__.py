@@ -1,0 +1,1 @@
+"""The model recipe: everything a trained artifact refers to by module path."""

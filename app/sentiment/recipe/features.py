@@ -12,7 +12,12 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from app.sentiment.recipe.lexicon import FEATURE_NAMES, lexicon_features, load_lexicon
+from app.sentiment.recipe.lexicon import (
+    FEATURE_NAMES,
+    lexicon_features,
+    load_lexicon,
+    with_negated_forms,
+)
 from app.sentiment.recipe.text import CharNgrams, normalize, tokenize
 
 
@@ -98,7 +103,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def fit(self, texts: Sequence[str], y: Any = None) -> LexiconFeatures:
         """Copy the lexicon into the estimator (no learning from ``texts``)."""
-        self.lexicon_ = dict(load_lexicon())
+        self.lexicon_ = with_negated_forms(load_lexicon())
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:

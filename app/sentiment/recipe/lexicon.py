@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import cache
+from itertools import compress
 from pathlib import Path
 
 from app.sentiment.recipe.text import NEGATION_PREFIX
@@ -75,34 +76,37 @@ def load_lexicon(path: Path = LEXICON_PATH) -> dict[str, float]:
     return lexicon
 
 
-_PREFIX_LEN = len(NEGATION_PREFIX)
+def with_negated_forms(lexicon: Mapping[str, float]) -> dict[str, float]:
+    """The lexicon keyed by both forms ``text.tokenize`` gives a word: plain and
+    negation-marked (what ``lexicon_features`` looks tokens up in)."""
+    return {**lexicon, **{NEGATION_PREFIX + word: v for word, v in lexicon.items()}}
 
 
 def lexicon_features(lexicon: Mapping[str, float], tokens: Sequence[str]) -> list[float]:
     """``FEATURE_NAMES`` for the tokens of a text (``text.tokenize`` output: negated words
-    carry ``NEGATION_PREFIX``)."""
+    carry ``NEGATION_PREFIX``); ``lexicon`` is ``with_negated_forms`` of a word lexicon."""
+    hits = list(compress(range(len(tokens)), map(lexicon.get, tokens)))  # non-zero valences
+    if not hits:
+        return [0.0] * N_FEATURES
     valences: list[float] = []
     counts = [0, 0, 0, 0]  # positive, negative, negated positive, negated negative
-    but_at = -1
-    previous = ""  # the previous token without its negation mark
-    for word in tokens:
-        if word == "but":
-            but_at = len(valences)
-            previous = word
-            continue
-        negated = word.startswith(NEGATION_PREFIX)
-        base = word[_PREFIX_LEN:] if negated else word
-        v = lexicon.get(base)
-        if v:  # in the lexicon with a non-zero valence
-            counts[(2 if negated else 0) + (0 if v > 0 else 1)] += 1
-            if previous in BOOSTERS:
-                v *= BOOST
-            elif previous in DAMPENERS:
-                v *= DAMP
-            valences.append(v * NEGATION_SCALAR if negated else v)
-        previous = base
-    if but_at >= 0:
-        valences = [v * (BEFORE_BUT if i < but_at else AFTER_BUT) for i, v in enumerate(valences)]
+    for i in hits:
+        token = tokens[i]
+        v = lexicon[token]
+        negated = token.startswith(NEGATION_PREFIX)
+        counts[(2 if negated else 0) + (0 if v > 0 else 1)] += 1
+        previous = tokens[i - 1].removeprefix(NEGATION_PREFIX) if i else ""
+        if previous in BOOSTERS:
+            v *= BOOST
+        elif previous in DAMPENERS:
+            v *= DAMP
+        valences.append(v * NEGATION_SCALAR if negated else v)
+    if "but" in tokens:
+        last_but = len(tokens) - 1 - tokens[::-1].index("but")
+        valences = [
+            v * (BEFORE_BUT if i < last_but else AFTER_BUT)
+            for i, v in zip(hits, valences, strict=True)
+        ]
     total = sum(valences)
     positive = sum(v for v in valences if v > 0)
     negative = -sum(v for v in valences if v < 0)

@@ -37,6 +37,8 @@ from app.sentiment.training.train import (
 )
 
 BATCH_SIZE = 100
+# The fast scorer's single-text p50 must stay under this share of predict_proba's p50.
+SPEED_BAR = 1 / 30
 SHORT_CHARS = 80
 UNSEEN_DOMAIN = "amazon"  # product reviews: the closest domain to the target set
 
@@ -152,6 +154,12 @@ def _print_latency(result: dict[str, Any]) -> None:
     for name in names:
         s = result[name]
         print(f"  {name:<32} p50 {s['p50_us']:8.1f} us  p99 {s['p99_us']:8.1f} us")
+    share = result["predict"]["p50_us"] / result["pipeline_predict_proba"]["p50_us"]
+    ok = share <= SPEED_BAR
+    print(
+        f"  predict p50 / predict_proba p50: 1/{1 / share:.0f} "
+        f"(bar 1/{1 / SPEED_BAR:.0f})  {'yes' if ok else 'NO'}"
+    )
 
 
 def _ensure_model(path: Path, data_dir: Path) -> None:
