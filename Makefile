@@ -14,7 +14,7 @@ SERVER_FLAGS := --host $(HOST) --port $(PORT) --no-server-header \
 
 .DEFAULT_GOAL := help
 .PHONY: help run dev test lint format typecheck pre-commit model migrate bench bench-model \
-	soak demo up down lock tools clean
+	soak demo up down lock tools prometheusrule clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,8 +47,11 @@ run: $(VENV)/.runtime $(MODEL) migrate ## Set up and start the service on http:/
 dev: $(VENV)/.runtime $(MODEL) migrate ## Start the service with auto-reload
 	$(BIN)/python -m app.server $(SERVER_FLAGS) --reload --reload-dir app
 
-tools: ## Install the system tools the deployment checks use (promtool, wrk, kubectl)
+tools: ## Install the system tools the tests use (Prometheus + promtool, wrk, PostgreSQL server tools)
 	bash scripts/install-tools.sh
+
+prometheusrule: $(VENV)/.runtime ## Regenerate monitoring/prometheusrule.yaml from monitoring/rules/
+	$(BIN)/python scripts/render_prometheusrule.py
 
 lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .

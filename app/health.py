@@ -1,4 +1,11 @@
-"""Kubernetes probes: liveness never touches a dependency; readiness checks them all."""
+"""Kubernetes probes.
+
+Liveness never touches a dependency. Readiness means "this instance can serve": the model is
+loaded and the database has answered once since start-up; a later database outage does not
+take the instance out of the load balancer, because `/predict` and the health endpoints still
+work and item requests get a clear 503 with `Retry-After`. `/health` is the live verdict of
+every dependency (what the start-up probe and humans read).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Whether this instance should receive traffic, and what is wrong if not."""
+    """A verdict with one check per dependency, and what is wrong if one fails."""
 
     status: str = Field(description="`ok` or `unavailable`.", examples=["ok"])
     checks: dict[str, str] = Field(
@@ -33,7 +40,7 @@ class Readiness(BaseModel):
 
 
 _READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: {"model": Readiness, "description": "A dependency is down; the body says which."}
+    503: {"model": Readiness, "description": "A check failed; the body says which."}
 }
 
 
@@ -50,34 +57,58 @@ async def live() -> dict[str, str]:
     summary="Readiness probe",
 )
 async def ready(request: Request) -> JSONResponse:
-    """200 when the database answers `SELECT 1` within the timeout and the model is loaded."""
-    return await _readiness(request)
+    """200 when the model is loaded and the database has answered once since start-up.
+
+    A database outage after that keeps the instance ready: item requests answer 503 with
+    `Retry-After` while predictions go on. `/health` has the live database verdict.
+    """
+    state = request.app.state
+    if not state.database_reached:
+        await _check_database(request)  # until the first answer; then never again
+    database = "ok" if state.database_reached else state.database_error
+    response = _verdict({"database": database, "model": _model_check(request)})
+    READY.set(1 if response.status_code == 200 else 0)
+    return response
 
 
 @router.get(
     "/health",
     response_model=Readiness,
     responses=_READINESS_RESPONSES,
-    summary="Health (same verdict as readiness)",
+    summary="Health: every dependency, now",
 )
 async def health(request: Request) -> JSONResponse:
-    """The readiness verdict with a check per dependency; what the probes and humans read."""
-    return await _readiness(request)
+    """200 when the database answers `SELECT 1` within the timeout and the model is loaded.
+
+    The start-up probe reads it, so a pod takes no traffic before it has reached the database.
+    """
+    database = await _check_database(request)
+    return _verdict({"database": database, "model": _model_check(request)})
 
 
-async def _readiness(request: Request) -> JSONResponse:
+def _model_check(request: Request) -> str:
     state = request.app.state
-    checks = {
-        "database": await _check_database(state.engine, state.settings.health_db_timeout),
-        "model": "ok" if state.model is not None else f"not loaded: {state.model_error}",
-    }
+    return "ok" if state.model is not None else f"not loaded: {state.model_error}"
+
+
+def _verdict(checks: dict[str, str]) -> JSONResponse:
     healthy = all(result == "ok" for result in checks.values())
-    READY.set(1 if healthy else 0)
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-async def _check_database(engine: Engine, timeout: float) -> str:
+async def _check_database(request: Request) -> str:
+    """`SELECT 1` within `HEALTH_DB_TIMEOUT`; remembers that the database was reached."""
+    state = request.app.state
+    result = await _select_one(state.engine, state.settings.health_db_timeout)
+    if result == "ok":
+        state.database_reached = True
+    else:
+        state.database_error = result
+    return result
+
+
+async def _select_one(engine: Engine, timeout: float) -> str:
     def select_one() -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

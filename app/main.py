@@ -87,6 +87,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Through the shared threadpool, 32 concurrent batches went ~1.5 x slower than this.
     inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
     app.state.inference_executor = inference
+    # Readiness waits for the database's first answer (app/health.py), then no longer asks.
+    app.state.database_reached = False
+    app.state.database_error = "not reached yet"
     MODEL_LOADED.set(1 if model else 0)
     if model is not None:
         MODEL_INFO.labels(name=model.name, version=model.version, scorer=model.scorer.kind).set(1)

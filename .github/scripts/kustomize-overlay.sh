@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Write a kustomize overlay in OUT_DIR that renders BASE_DIR with the image `itemsense` replaced
-# by NEW_NAME:TAG, so `kubectl apply -k OUT_DIR` deploys exactly that build. Tracked files are
+# by NEW_NAME:TAG, or NEW_NAME@DIGEST when given `sha256:<hex>`, so `kubectl apply -k OUT_DIR`
+# deploys exactly that build. Tracked files are
 # never rewritten (no sed, no `kustomize edit` in the checkout), and kubectl's built-in kustomize
 # does the substitution, so no extra binary has to be downloaded.
 #
-# The overlay also leaves out the Namespace object that k8s/ carries for a plain
-# `kubectl apply -k k8s/` by a cluster admin: on EKS the namespace belongs to the platform
+# The overlay also leaves out any Namespace object: on EKS the namespace belongs to the platform
 # (infra creates it with its Pod Security labels) and the deploy role's access entry is scoped
 # to that namespace, so applying a cluster-scoped object would be refused.
 #
-# usage: kustomize-overlay.sh BASE_DIR OUT_DIR NEW_NAME TAG
+# usage: kustomize-overlay.sh BASE_DIR OUT_DIR NEW_NAME TAG|sha256:DIGEST
 set -euo pipefail
 
 base="${1:?base kustomize directory}"
@@ -21,8 +21,13 @@ if [[ ! -f "$base/kustomization.yaml" ]]; then
   echo "no kustomization.yaml in $base" >&2
   exit 1
 fi
-# Docker's tag grammar; also keeps anything but a plain tag out of the generated YAML.
-if [[ ! "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+# A digest, or Docker's tag grammar; either keeps anything else out of the generated YAML.
+if [[ "$tag" =~ ^sha256:[0-9a-f]{64}$ ]]; then
+  pin="digest: \"$tag\""
+elif [[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+  # Quoted: a commit SHA made only of digits must stay a string.
+  pin="newTag: \"$tag\""
+else
   echo "invalid image tag: $tag" >&2
   exit 1
 fi
@@ -34,7 +39,6 @@ fi
 mkdir -p "$out"
 # kustomize only accepts relative paths to other kustomization directories.
 relative_base="$(realpath --relative-to="$out" "$base")"
-# The tag is quoted: a commit SHA made only of digits must stay a string.
 cat >"$out/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -43,7 +47,7 @@ resources:
 images:
   - name: itemsense
     newName: $new_name
-    newTag: "$tag"
+    $pin
 patches:
   - target:
       kind: Namespace
@@ -54,4 +58,4 @@ patches:
       metadata:
         name: platform-owned
 YAML
-echo "overlay $out -> $relative_base with image $new_name:$tag"
+echo "overlay $out -> $relative_base with image $new_name ($tag)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -25,21 +24,18 @@ ECR_PUSH_ACTIONS = (
 )
 
 
-def allowed_subjects(repository: str) -> list[str]:
-    """OIDC `sub` values allowed to assume the role.
+def allowed_subjects(repository: str, environment: str) -> list[str]:
+    """OIDC `sub` values allowed to assume the role: one GitHub environment's jobs only.
 
-    A job's token carries exactly one of these: a job on `main` without an
-    environment gets the `ref` form; a job that declares `environment: production`
-    gets the `environment` form (restrict that environment to `main` in the
-    repository settings). Pull requests, forks, tags and other branches match neither.
+    A job that declares `environment: <name>` gets this subject, and only after the
+    environment's protection rules (deployment branches `main`, required reviewers for
+    production) let it run. A job without an environment, a pull request, a fork or the
+    other environment carries another subject, so it cannot reach this stack's account.
     """
-    return [
-        f"repo:{repository}:ref:refs/heads/main",
-        f"repo:{repository}:environment:production",
-    ]
+    return [f"repo:{repository}:environment:{environment}"]
 
 
-def trust_policy(provider_arn: str, repository: str) -> str:
+def trust_policy(provider_arn: str, repository: str, environment: str) -> str:
     """Role trust policy: web identity from GitHub's OIDC provider, this repository only."""
     return json.dumps(
         {
@@ -54,7 +50,7 @@ def trust_policy(provider_arn: str, repository: str) -> str:
                         # StringEquals, not StringLike: no wildcard can widen the match.
                         "StringEquals": {
                             f"{GITHUB_OIDC_HOST}:aud": GITHUB_OIDC_AUDIENCE,
-                            f"{GITHUB_OIDC_HOST}:sub": allowed_subjects(repository),
+                            f"{GITHUB_OIDC_HOST}:sub": allowed_subjects(repository, environment),
                         }
                     },
                 }
@@ -64,12 +60,30 @@ def trust_policy(provider_arn: str, repository: str) -> str:
     )
 
 
-def permissions_policy(repository_arn: str, cluster_arn: str) -> str:
-    """Just what the pipeline does: push one image repository, find one cluster."""
+# Reading an image from another account's repository, to copy it here by digest.
+ECR_PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+
+
+def permissions_policy(repository_arn: str, cluster_arn: str, promote_from: str = "") -> str:
+    """Just what the pipeline does: push one image repository, find one cluster, and (for
+    production) read the staging repository whose image it promotes."""
+    promote = [
+        {
+            "Sid": "EcrPullPromoted",
+            "Effect": "Allow",
+            "Action": list(ECR_PULL_ACTIONS),
+            "Resource": promote_from,
+        }
+    ]
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
+                *(promote if promote_from else []),
                 {
                     # Registry login; this action has no resource-level permissions.
                     "Sid": "EcrLogin",
@@ -108,7 +122,10 @@ class CiAccess(pulumi.ComponentResource):
         name: str,
         *,
         github_repository: str,
+        environment: str,
         existing_oidc_provider_arn: str,
+        promote_from_repository_arn: str,
+        kubernetes_groups: Sequence[str],
         repository_arn: pulumi.Input[str],
         cluster_name: str,
         cluster_arn: pulumi.Input[str],
@@ -139,8 +156,10 @@ class CiAccess(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-deploy",
-            description=f"GitHub Actions deploy role for {github_repository} (OIDC, main only)",
-            assume_role_policy=provider_arn.apply(lambda arn: trust_policy(arn, github_repository)),
+            description=f"GitHub Actions deploy role for {github_repository} ({environment})",
+            assume_role_policy=provider_arn.apply(
+                lambda arn: trust_policy(arn, github_repository, environment)
+            ),
             max_session_duration=3600,
             tags=tags,
             opts=child,
@@ -148,19 +167,25 @@ class CiAccess(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-deploy",
             role=role.id,
-            policy=pulumi.Output.all(repository_arn, cluster_arn).apply(_permissions),
+            policy=pulumi.Output.all(repository_arn, cluster_arn).apply(
+                lambda arns: permissions_policy(
+                    str(arns[0]), str(arns[1]), promote_from_repository_arn
+                )
+            ),
             opts=child,
         )
 
         # Kubernetes side: the role is a STANDARD access entry bound to AmazonEKSEditPolicy
-        # in the application namespace only (create/update workloads, Services, Secrets,
-        # Jobs there; no RBAC, no cluster-scoped objects, nothing in other namespaces).
+        # in the application namespace only (create/update workloads, Services, Ingresses,
+        # Jobs there; no RBAC, no cluster-scoped objects, nothing in other namespaces), plus
+        # a group whose Role (cluster.py) covers the service's ServiceMonitor and PrometheusRule.
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
         entry = aws.eks.AccessEntry(
             f"{name}-deploy",
             cluster_name=cluster_name,
             principal_arn=role.arn,
             type="STANDARD",
+            kubernetes_groups=list(kubernetes_groups),
             tags=tags,
             opts=after_cluster,
         )
@@ -180,8 +205,3 @@ class CiAccess(pulumi.ComponentResource):
         self.role_arn = role.arn
         self.oidc_provider_arn = provider_arn
         self.register_outputs({"roleArn": self.role_arn})
-
-
-def _permissions(arns: list[Any]) -> str:
-    repository_arn, cluster_arn = arns
-    return permissions_policy(str(repository_arn), str(cluster_arn))

@@ -15,6 +15,14 @@ from itemsense_infra.config import SupportType
 # All five control-plane log streams; `audit` and `authenticator` answer "who did what".
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
+# The VPC CNI as an EKS add-on, pinned (the EKS user guide's version table lists the latest
+# per Kubernetes version; `aws eks describe-addon-versions --addon-name vpc-cni` confirms it).
+VPC_CNI_VERSION = "v1.20.1-eksbuild.3"
+
+# Kubernetes group the deploy role's access entry carries: AmazonEKSEditPolicy has no rights
+# on the Prometheus Operator's kinds, which the application ships (k8s/base).
+DEPLOYER_GROUP = "itemsense-deployers"
+
 # Managed policies the node role needs (PullOnly rather than ReadOnly: nodes never list).
 NODE_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
@@ -65,7 +73,9 @@ class Cluster(pulumi.ComponentResource):
     kubeconfig_json: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
     eks_cluster: eks.Cluster
+    provider: k8s.Provider
 
     def __init__(
         self,
@@ -130,6 +140,10 @@ class Cluster(pulumi.ComponentResource):
             authentication_mode=eks.AuthenticationMode.API,
             access_entries=operator_access_entries(admin_role_arns, viewer_role_arns, partition),
             create_oidc_provider=True,  # IAM roles for service accounts (IRSA)
+            # The network policy agent enforces the NetworkPolicies of k8s/ (off by default).
+            vpc_cni_options=eks.VpcCniOptionsArgs(
+                addon_version=VPC_CNI_VERSION, enable_network_policy=True
+            ),
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             encryption_config_key_arn=secrets_key.arn,
             deletion_protection=deletion_protection,
@@ -193,7 +207,8 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=self.eks_cluster.kubeconfig_json,
             opts=child,
         )
-        k8s.core.v1.Namespace(
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        namespace = k8s.core.v1.Namespace(
             app_namespace,
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=app_namespace,
@@ -204,13 +219,52 @@ class Cluster(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/enforce-version": "latest",
                     "pod-security.kubernetes.io/warn": "restricted",
                     "pod-security.kubernetes.io/audit": "restricted",
+                    # The load balancer controller adds a readiness gate to new pods: a
+                    # rollout waits until the ALB has registered them as healthy.
+                    "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            opts=on_cluster,
         )
+        _deployer_rbac(app_namespace, namespace, on_cluster)
 
         self.kubeconfig = self.eks_cluster.kubeconfig
         self.kubeconfig_json = self.eks_cluster.kubeconfig_json
         self.cluster_security_group_id = self.eks_cluster.cluster_security_group_id
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
+        self.oidc_issuer = self.eks_cluster.oidc_issuer
+        self.provider = provider
         self.register_outputs({"clusterSecurityGroupId": self.cluster_security_group_id})
+
+
+def _deployer_rbac(
+    app_namespace: str, namespace: k8s.core.v1.Namespace, opts: pulumi.ResourceOptions
+) -> None:
+    """Let DEPLOYER_GROUP manage the service's monitoring objects in its namespace only."""
+    meta = k8s.meta.v1.ObjectMetaArgs(name="itemsense-deployer-monitoring", namespace=app_namespace)
+    after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    role = k8s.rbac.v1.Role(
+        "itemsense-deployer-monitoring",
+        metadata=meta,
+        rules=[
+            k8s.rbac.v1.PolicyRuleArgs(
+                api_groups=["monitoring.coreos.com"],
+                resources=["servicemonitors", "prometheusrules"],
+                verbs=["get", "list", "watch", "create", "update", "patch", "delete"],
+            )
+        ],
+        opts=after,
+    )
+    k8s.rbac.v1.RoleBinding(
+        "itemsense-deployer-monitoring",
+        metadata=meta,
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
+        ),
+        subjects=[
+            k8s.rbac.v1.SubjectArgs(
+                api_group="rbac.authorization.k8s.io", kind="Group", name=DEPLOYER_GROUP
+            )
+        ],
+        opts=after,
+    )

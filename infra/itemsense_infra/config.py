@@ -25,6 +25,7 @@ REPOSITORY_NAME = "itemsense"
 APP_NAMESPACE = "itemsense"
 
 NatStrategy = Literal["single", "one-per-az"]
+DeployEnvironment = Literal["staging", "production"]
 SupportType = Literal["STANDARD", "EXTENDED"]
 
 MIN_AZS = 2
@@ -39,6 +40,9 @@ LOG_RETENTION_DAYS = frozenset(
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _K8S_MINOR = re.compile(r"^1\.\d{2}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ECR_REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/[a-z0-9._/-]+$")
 _OIDC_PROVIDER_ARN = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
@@ -79,9 +83,15 @@ class InfraConfig:
     database_instance_class: str = "db.t4g.micro"
     database_allocated_storage_gb: int = 20
     database_multi_az: bool = False
+    database_max_connections: int = 100
+    deploy_environment: DeployEnvironment = "production"
+    api_domain: str = ""
+    ecr_pull_account_ids: tuple[str, ...] = ()
+    promote_from_repository_arn: str = ""
 
     def __post_init__(self) -> None:
         self._check_network()
+        self._check_delivery()
         self._check_cluster()
         self._check_ci()
         self._check_database()
@@ -145,7 +155,21 @@ class InfraConfig:
                 "token.actions.githubusercontent.com OIDC provider"
             )
 
+    def _check_delivery(self) -> None:
+        if self.deploy_environment not in ("staging", "production"):
+            raise ConfigError("deployEnvironment must be 'staging' or 'production'")
+        if self.api_domain and not _HOSTNAME.match(self.api_domain):
+            raise ConfigError("apiDomain must be a lower-case DNS name such as api.example.com")
+        for account in self.ecr_pull_account_ids:
+            if not _ACCOUNT_ID.match(account):
+                raise ConfigError(f"ecrPullAccountIds: {account!r} is not a 12-digit account id")
+        arn = self.promote_from_repository_arn
+        if arn and not _ECR_REPOSITORY_ARN.match(arn):
+            raise ConfigError("promoteFromRepositoryArn must be an ECR repository ARN")
+
     def _check_database(self) -> None:
+        if not 25 <= self.database_max_connections <= 5000:
+            raise ConfigError("databaseMaxConnections must be between 25 and 5000")
         if not self.database_instance_class.startswith("db."):
             raise ConfigError("databaseInstanceClass must start with 'db.'")
         if not 20 <= self.database_allocated_storage_gb <= 1000:

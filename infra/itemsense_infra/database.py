@@ -33,6 +33,7 @@ class Database(pulumi.ComponentResource):
         allocated_storage_gb: int,
         multi_az: bool,
         deletion_protection: bool,
+        max_connections: int,
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -60,8 +61,17 @@ class Database(pulumi.ComponentResource):
         parameters = aws.rds.ParameterGroup(
             name,
             family=f"postgres{POSTGRES_MAJOR}",
-            description="itemsense: TLS required",
-            parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
+            description="itemsense: TLS required, fixed connection limit",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                # Fixed instead of derived from the instance's memory, so the connection
+                # budget of the overlays (replicas x pool) is checked against a known number.
+                aws.rds.ParameterGroupParameterArgs(
+                    name="max_connections",
+                    value=str(max_connections),
+                    apply_method="pending-reboot",
+                ),
+            ],
             tags=tags,
             opts=child,
         )

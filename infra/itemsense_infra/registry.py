@@ -34,6 +34,30 @@ def lifecycle_policy(keep_last: int) -> str:
     )
 
 
+def pull_policy(account_ids: list[str], partition: str = "aws") -> str:
+    """Repository policy letting other accounts (production's) read images by digest."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PullForPromotion",
+                    "Effect": "Allow",
+                    "Principal": {
+                        "AWS": [f"arn:{partition}:iam::{account}:root" for account in account_ids]
+                    },
+                    "Action": [
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                    ],
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
 class Registry(pulumi.ComponentResource):
     """Immutable, scanned, KMS-encrypted ECR repository with a retention policy."""
 
@@ -47,6 +71,7 @@ class Registry(pulumi.ComponentResource):
         *,
         repository_name: str,
         keep_last_images: int,
+        pull_account_ids: list[str],
         tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -78,6 +103,15 @@ class Registry(pulumi.ComponentResource):
             policy=lifecycle_policy(keep_last_images),
             opts=child,
         )
+
+        if pull_account_ids:
+            # Each account still needs its own IAM grant (ci_access.permissions_policy).
+            aws.ecr.RepositoryPolicy(
+                name,
+                repository=repository.name,
+                policy=pull_policy(pull_account_ids),
+                opts=child,
+            )
 
         self.repository_name = repository.name
         self.repository_url = repository.repository_url

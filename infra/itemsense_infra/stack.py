@@ -7,8 +7,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from itemsense_infra.addons import PlatformAddons
+from itemsense_infra.certificate import api_certificate
 from itemsense_infra.ci_access import CiAccess
-from itemsense_infra.cluster import Cluster
+from itemsense_infra.cluster import DEPLOYER_GROUP, Cluster
 from itemsense_infra.config import (
     APP_NAMESPACE,
     CLUSTER_NAME,
@@ -53,6 +55,7 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
         "itemsense",
         repository_name=REPOSITORY_NAME,
         keep_last_images=cfg.ecr_keep_last_images,
+        pull_account_ids=list(cfg.ecr_pull_account_ids),
         tags=tags,
     )
     cluster = Cluster(
@@ -76,10 +79,23 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
         partition=partition,
         tags=tags,
     )
+    PlatformAddons(
+        "itemsense",
+        cluster_name=CLUSTER_NAME,
+        region=cfg.region,
+        vpc_id=network.vpc_id,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        provider=cluster.provider,
+        tags=tags,
+    )
     ci = CiAccess(
         "itemsense-ci",
         github_repository=cfg.github_repository,
+        environment=cfg.deploy_environment,
         existing_oidc_provider_arn=cfg.github_oidc_provider_arn,
+        promote_from_repository_arn=cfg.promote_from_repository_arn,
+        kubernetes_groups=[DEPLOYER_GROUP],
         repository_arn=registry.repository_arn,
         cluster_name=CLUSTER_NAME,
         cluster_arn=pulumi.Output.concat(
@@ -105,6 +121,8 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
         "ciRoleArn": ci.role_arn,
         "githubOidcProviderArn": ci.oidc_provider_arn,
         "irsaOidcProviderArn": cluster.oidc_provider_arn,
+        "deployEnvironment": pulumi.Output.from_input(cfg.deploy_environment),
+        **api_certificate(cfg.api_domain, tags),
     }
     if cfg.database_enabled:
         database = Database(
@@ -116,6 +134,7 @@ def build(cfg: InfraConfig) -> dict[str, pulumi.Output[Any]]:
             allocated_storage_gb=cfg.database_allocated_storage_gb,
             multi_az=cfg.database_multi_az,
             deletion_protection=cfg.deletion_protection,
+            max_connections=cfg.database_max_connections,
             tags=tags,
         )
         outputs["databaseEndpoint"] = database.address

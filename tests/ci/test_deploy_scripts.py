@@ -42,8 +42,10 @@ def without_images(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
-@pytest.mark.parametrize("base", ["k8s", "k8s/migrate"])
-@pytest.mark.parametrize("tag", ["3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39", "1234567890"])
+@pytest.mark.parametrize("base", ["k8s/overlays/staging", "k8s/overlays/production", "k8s/migrate"])
+@pytest.mark.parametrize(
+    "tag", ["3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39", "1234567890", "sha256:" + "ab" * 32]
+)
 def test_overlay_pins_every_container_to_the_pushed_image(
     tmp_path: Path, base: str, tag: str
 ) -> None:
@@ -58,7 +60,8 @@ def test_overlay_pins_every_container_to_the_pushed_image(
     assert workloads, f"{base} renders no workload"
     images = {c["image"] for obj in workloads for c in containers_of(obj)}
     # A digits-only SHA must stay a string tag (an unquoted YAML number would break it).
-    assert images == {f"{REGISTRY_IMAGE}:{tag}"}
+    separator = "@" if tag.startswith("sha256:") else ":"
+    assert images == {f"{REGISTRY_IMAGE}{separator}{tag}"}
     # Nothing else changes, except that the platform-owned Namespace is left out.
     kept = [obj for obj in original if obj["kind"] != "Namespace"]
     assert without_images(rendered) == without_images(kept)
@@ -71,6 +74,7 @@ def test_overlay_pins_every_container_to_the_pushed_image(
         (REGISTRY_IMAGE, "abc\nimages: []"),
         (REGISTRY_IMAGE, "$(id)"),
         (REGISTRY_IMAGE, ""),
+        (REGISTRY_IMAGE, "sha256:abc"),
         ("registry.example.com/itemsense tag", "abc"),
     ],
 )

@@ -228,11 +228,13 @@ def test_ci_starts_the_image_with_real_settings_only() -> None:
 
 # --- deploy -------------------------------------------------------------------------------------
 
+DEPLOY_SCRIPT = SCRIPTS_DIR / "deploy-environment.sh"
 
-def deploy_job() -> dict[str, Any]:
-    """The single deploy job."""
-    job: dict[str, Any] = load_workflow(DEPLOY)["jobs"]["deploy"]
-    return job
+
+def deploy_jobs() -> dict[str, Any]:
+    """The deploy workflow's jobs."""
+    jobs: dict[str, Any] = load_workflow(DEPLOY)["jobs"]
+    return jobs
 
 
 def test_deploy_runs_after_a_successful_ci_on_main_or_by_hand() -> None:
@@ -255,34 +257,40 @@ def test_deploy_runs_after_a_successful_ci_on_main_or_by_hand() -> None:
     ):
         assert guard in condition, guard
     # Everything else hangs on the gate, which also drops commits main has moved past.
-    assert deploy_job()["needs"] == "gate"
-    assert deploy_job()["if"] == "needs.gate.outputs.deploy == 'true'"
+    jobs = deploy_jobs()
+    assert jobs["staging"]["needs"] == "gate"
+    assert jobs["staging"]["if"] == "needs.gate.outputs.deploy == 'true'"
+    assert jobs["production"]["needs"] == "staging"  # only after staging succeeded
     assert gate["outputs"]["deploy"] == "${{ steps.latest.outputs.deploy }}"
     script = run_text(gate["steps"])
     assert "repos/$GITHUB_REPOSITORY/commits/main" in script
     assert '[[ "$head" == "$GIT_SHA" ]]' in script
-    assert gate["env"]["GIT_SHA"] == deploy_job()["env"]["GIT_SHA"]
+    for job in ("staging", "production"):
+        assert gate["env"]["GIT_SHA"] == jobs[job]["env"]["GIT_SHA"]
 
 
 def test_deploy_never_cancels_a_running_deployment() -> None:
     concurrency = load_workflow(DEPLOY)["concurrency"]
     assert concurrency["cancel-in-progress"] is False
-    assert "${{" not in concurrency["group"]  # one group for all production deployments
+    assert "${{" not in concurrency["group"]  # one queue for every deployment
 
 
-def test_deploy_uses_oidc_in_the_production_environment() -> None:
-    job = deploy_job()
-    assert job["environment"]["name"] == "production"
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_each_environment_deploys_with_its_own_oidc_role(environment: str) -> None:
+    job = deploy_jobs()[environment]
+    assert job["environment"]["name"] == environment
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     aws = uses_step(job["steps"], "aws-actions/configure-aws-credentials")
     assert len(aws) == 1
+    # vars of the job's environment: each environment's account has its own deploy role.
     assert aws[0]["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     assert aws[0]["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
     assert uses_step(job["steps"], "aws-actions/amazon-ecr-login")
+    assert 'aws eks update-kubeconfig --name "$EKS_CLUSTER"' in run_text(job["steps"])
 
 
-def test_deploy_builds_once_and_tags_the_image_with_the_commit_sha() -> None:
-    job = deploy_job()
+def test_staging_builds_once_and_publishes_the_digest_it_deploys() -> None:
+    job = deploy_jobs()["staging"]
     assert job["env"]["GIT_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
     checkout = uses_step(job["steps"], "actions/checkout")
     assert checkout[0]["with"]["ref"] == "${{ env.GIT_SHA }}"
@@ -290,10 +298,29 @@ def test_deploy_builds_once_and_tags_the_image_with_the_commit_sha() -> None:
     assert len(builds) == 1
     assert builds[0]["with"]["push"] is True
     assert builds[0]["with"]["tags"] == "${{ steps.image.outputs.ref }}"
-    # No shared build cache feeds a production image.
-    assert "cache-from" not in builds[0]["with"]
-    naming = next(step for step in job["steps"] if step.get("id") == "image")
-    assert "ref=$REGISTRY/$ECR_REPOSITORY:$GIT_SHA" in naming["run"]
+    assert "cache-from" not in builds[0]["with"]  # no shared cache feeds a release image
+    assert job["outputs"]["digest"] == "${{ steps.digest.outputs.digest }}"
+    deploy = job["steps"][-1]
+    assert deploy["env"]["DIGEST"] == "${{ steps.digest.outputs.digest }}"
+    assert deploy["run"] == '.github/scripts/deploy-environment.sh staging "$IMAGE_NAME" "$DIGEST"'
+
+
+def test_production_promotes_the_digest_staging_ran_and_builds_nothing() -> None:
+    job = deploy_jobs()["production"]
+    assert not uses_step(job["steps"], "docker/build-push-action")
+    assert job["env"]["DIGEST"] == "${{ needs.staging.outputs.digest }}"
+    assert job["env"]["SOURCE_IMAGE"] == "${{ needs.staging.outputs.image }}"
+    script = run_text(job["steps"])
+    # The manifest is copied unchanged, and the copy's digest is checked to be the same.
+    assert (
+        'docker buildx imagetools create --tag "$name:$GIT_SHA" "$SOURCE_IMAGE@$DIGEST"' in script
+    )
+    assert '[[ "$copied" == "$DIGEST" ]]' in script
+    deploy = job["steps"][-1]
+    assert deploy["run"] == (
+        '.github/scripts/deploy-environment.sh production "$IMAGE_NAME" "$DIGEST"'
+    )
+    assert "DIGEST" not in deploy.get("env", {})  # the job-level one: staging's digest
 
 
 def test_deploy_names_match_infra() -> None:
@@ -303,45 +330,41 @@ def test_deploy_names_match_infra() -> None:
     assert env["ECR_REPOSITORY"] == constants["REPOSITORY_NAME"]
     assert env["EKS_CLUSTER"] == constants["CLUSTER_NAME"]
     assert env["NAMESPACE"] == constants["APP_NAMESPACE"]
-    assert 'aws eks update-kubeconfig --name "$EKS_CLUSTER"' in run_text(deploy_job()["steps"])
+    script = DEPLOY_SCRIPT.read_text()
+    assert f'namespace="{constants["APP_NAMESPACE"]}"' in script
 
 
-def test_deploy_applies_the_kustomize_dirs_and_job_the_k8s_tests_validate() -> None:
-    env = load_workflow(DEPLOY)["env"]
+def test_deploy_script_migrates_then_rolls_out_the_environments_overlay() -> None:
+    script = DEPLOY_SCRIPT.read_text()
     migrate = rendered_kustomize(REPO / "k8s" / "migrate")
-    app = rendered_kustomize(REPO / "k8s")
-    jobs = [obj for obj in migrate if obj["kind"] == "Job"]
-    assert [job["metadata"]["name"] for job in jobs] == [env["MIGRATION_JOB"]]
-    assert jobs[0]["metadata"]["namespace"] == env["NAMESPACE"]
-    # The pipeline waits longer than the Job may run, so a stuck migration ends as Failed
-    # (DeadlineExceeded, with its logs printed) rather than as an anonymous wait timeout.
-    wait = re.search(
-        r'wait-for-job\.sh "\$MIGRATION_JOB" "\$NAMESPACE" (\d+)', run_text(deploy_job()["steps"])
-    )
+    [job] = [obj for obj in migrate if obj["kind"] == "Job"]
+    assert f'job="{job["metadata"]["name"]}"' in script
+    # The script waits longer than the Job may run, so a stuck migration ends as Failed.
+    wait = re.search(r'wait-for-job\.sh" "\$job" "\$namespace" (\d+)', script)
     assert wait, "the deploy does not wait for the migration Job"
-    assert int(wait.group(1)) > jobs[0]["spec"]["activeDeadlineSeconds"]
-    deployments = {o["metadata"]["name"] for o in app if o["kind"] == "Deployment"}
-    assert env["DEPLOYMENT"] in deployments
-    services = {o["metadata"]["name"]: o for o in app if o["kind"] == "Service"}
-    assert 80 in {port["port"] for port in services[env["SERVICE"]]["spec"]["ports"]}
-
-    script = run_text(deploy_job()["steps"])
-    overlay = ".github/scripts/kustomize-overlay.sh"
-    assert f'{overlay} k8s/migrate "$overlays/migrate"' in script
-    assert f'{overlay} k8s "$overlays/app"' in script
-    # Order matters: old Job removed, migration applied and awaited, then the app applied.
+    assert int(wait.group(1)) > job["spec"]["activeDeadlineSeconds"]
+    for environment in ("staging", "production"):
+        app = rendered_kustomize(REPO / "k8s" / "overlays" / environment)
+        assert "itemsense-api" in {o["metadata"]["name"] for o in app if o["kind"] == "Deployment"}
+    # Order matters: old Job removed, migration applied and awaited, its logs printed, then
+    # the app applied, the rollout awaited and smoke-tested, else rolled back.
     order = [
-        'kubectl delete job "$MIGRATION_JOB"',
-        'kubectl apply -k "$RUNNER_TEMP/overlays/migrate"',
-        '.github/scripts/wait-for-job.sh "$MIGRATION_JOB" "$NAMESPACE"',
-        'kubectl apply -k "$RUNNER_TEMP/overlays/app"',
-        'kubectl rollout status "deployment/$DEPLOYMENT"',
-        ".github/scripts/smoke-test.sh http://127.0.0.1:18080",
+        'kustomize-overlay.sh" k8s/migrate "$work/migrate" "$image" "$digest"',
+        'kustomize-overlay.sh" "k8s/overlays/$environment" "$work/app" "$image" "$digest"',
+        'kubectl delete job "$job"',
+        'kubectl apply -k "$work/migrate"',
+        'wait-for-job.sh" "$job" "$namespace"',
+        'kubectl logs --namespace "$namespace" --selector "job-name=$job"',
+        'kubectl apply -k "$work/app"',
+        'kubectl rollout status "deployment/$deployment" --namespace "$namespace" --timeout=10m',
+        'kubectl rollout undo "deployment/$deployment"',
     ]
     positions = [script.index(fragment) for fragment in order]
     assert positions == sorted(positions)
-    # `rollout status` without a timeout could hang for the job's whole timeout.
-    assert re.search(r"kubectl rollout status \S+ .*--timeout=\d+m", script)
+    # The smoke test goes through the load balancer, as clients do (no port-forward).
+    assert "port-forward" not in script
+    assert '"$scripts/smoke-test.sh" "https://$host"' in script
+    assert script.rstrip().endswith("exit 1")  # a rollback still fails the run
 
 
 def test_deploy_only_applies_objects_inside_the_app_namespace(tmp_path: Path) -> None:
@@ -352,33 +375,16 @@ def test_deploy_only_applies_objects_inside_the_app_namespace(tmp_path: Path) ->
     namespace = load_workflow(DEPLOY)["env"]["NAMESPACE"]
     cluster = require_file(REPO / "infra" / "itemsense_infra" / "cluster.py").read_text()
     assert "k8s.core.v1.Namespace(" in cluster, "infra no longer creates the app namespace"
-    for base in ("k8s", "k8s/migrate"):
+    for base in ("k8s/overlays/staging", "k8s/overlays/production", "k8s/migrate"):
         out = tmp_path / base
+        digest = "sha256:" + "0" * 64
         result = run(
-            ["bash", str(SCRIPTS_DIR / "kustomize-overlay.sh"), base, str(out), "r/i", "t"]
+            ["bash", str(SCRIPTS_DIR / "kustomize-overlay.sh"), base, str(out), "r/i", digest]
         )
         assert result.returncode == 0, result.stderr
         for obj in rendered_kustomize(out):
             where = f"{base}: {obj['kind']}/{obj['metadata']['name']}"
             assert obj["metadata"].get("namespace") == namespace, where
-
-
-def test_deploy_rolls_back_and_fails_when_the_rollout_or_smoke_test_fails() -> None:
-    steps = deploy_job()["steps"]
-    rollback = [step for step in steps if "kubectl rollout undo" in str(step.get("run", ""))]
-    assert len(rollback) == 1
-    assert rollback[0]["if"] == "failure() && steps.apply.outcome != 'skipped'"
-    assert rollback[0]["run"].rstrip().endswith("exit 1")
-    assert steps.index(rollback[0]) == len(steps) - 1
-    assert any(step.get("id") == "apply" for step in steps)
-
-
-def test_deploy_prints_the_migration_logs_whatever_happened() -> None:
-    steps = deploy_job()["steps"]
-    logs = next(
-        s for s in steps if "kubectl logs" in str(s.get("run", "")) and "job-name" in s["run"]
-    )
-    assert logs["if"] == "always() && steps.migrate.outcome != 'skipped'"
 
 
 # --- infra --------------------------------------------------------------------------------------
@@ -401,8 +407,13 @@ def test_infra_previews_pull_requests_and_applies_main_only_for_infra_changes() 
     assert "pull_request" in jobs["preview"]["if"]
     assert "push" in jobs["up"]["if"]
     assert "refs/heads/main" in jobs["up"]["if"]
-    assert jobs["up"]["environment"]["name"] == "production"
+    # Staging's stack first, production's only after it succeeded, each in its environment.
+    assert jobs["up"]["environment"]["name"] == "${{ matrix.stack }}"
+    assert jobs["up"]["strategy"]["max-parallel"] == 1
+    assert jobs["up"]["strategy"]["fail-fast"] is True
     for job_id, job in jobs.items():
+        assert job["strategy"]["matrix"]["stack"] == ["staging", "production"], job_id
+        assert commands[job_id]["stack-name"].endswith("/itemsense/${{ matrix.stack }}")
         assert commands[job_id]["work-dir"] == "infra"
         pulumi = uses_step(job["steps"], "pulumi/actions")[0]
         assert pulumi["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}

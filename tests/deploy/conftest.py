@@ -20,8 +20,8 @@ from starlette.routing import Route
 from app.config import Settings
 from app.main import create_app
 from tests.deploy.support import (
-    K8S_DIR,
     MIGRATE_DIR,
+    OVERLAYS,
     REPO,
     RUNTIME_API_KEY,
     copy_sources,
@@ -48,9 +48,15 @@ def _kustomize(directory: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def rendered_app() -> list[dict[str, Any]]:
-    """Objects of `kubectl kustomize k8s/` (what `kubectl apply -k k8s/` applies)."""
-    return _kustomize(K8S_DIR)
+def rendered_overlays() -> dict[str, list[dict[str, Any]]]:
+    """Objects of `kubectl kustomize k8s/overlays/<environment>`, by environment."""
+    return {name: _kustomize(path) for name, path in OVERLAYS.items()}
+
+
+@pytest.fixture(scope="session")
+def rendered_app(rendered_overlays: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The production overlay's objects (what the pipeline applies there)."""
+    return rendered_overlays["production"]
 
 
 @pytest.fixture(scope="session")
@@ -62,15 +68,16 @@ def rendered_migrate() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def rendered_files(
     tmp_path_factory: pytest.TempPathFactory,
-    rendered_app: list[dict[str, Any]],
+    rendered_overlays: dict[str, list[dict[str, Any]]],
     rendered_migrate: list[dict[str, Any]],
 ) -> list[Path]:
-    """Both renders written to files, for the tools that read files."""
+    """Every overlay's render and the migration's, written to files for the tools."""
     import yaml
 
     folder = tmp_path_factory.mktemp("rendered")
     paths = []
-    for name, objects in (("app.yaml", rendered_app), ("migrate.yaml", rendered_migrate)):
+    renders = {f"{name}.yaml": objects for name, objects in rendered_overlays.items()}
+    for name, objects in [*renders.items(), ("migrate.yaml", rendered_migrate)]:
         path = folder / name
         path.write_text(yaml.safe_dump_all(objects, sort_keys=False), encoding="utf-8")
         paths.append(path)

@@ -20,7 +20,11 @@ from tests.support import in_ci, require_tool  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_DIR = REPO / "k8s"
+BASE_DIR = K8S_DIR / "base"
 MIGRATE_DIR = K8S_DIR / "migrate"
+# Environment name -> its kustomize overlay; each has an infra stack infra/Pulumi.<name>.yaml.
+OVERLAYS = {name: K8S_DIR / "overlays" / name for name in ("staging", "production")}
+CRDS_DIR = Path(__file__).resolve().parent / "crds"
 MONITORING_DIR = REPO / "monitoring"
 RULES_DIR = MONITORING_DIR / "rules"
 RULE_TESTS_DIR = MONITORING_DIR / "tests"

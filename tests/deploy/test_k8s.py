@@ -1,5 +1,7 @@
-"""k8s/ and k8s/migrate/: rendered by kustomize, valid for the pinned Kubernetes version,
-clean under checkov, and consistent with the image and the application they run."""
+"""k8s/ (every overlay) and k8s/migrate/: rendered by kustomize, valid for the pinned
+Kubernetes version, clean under checkov, and consistent with the image and the application
+they run. The objects checked one by one are production's; tests/deploy/test_environments.py
+compares the environments."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from tests.deploy.support import (
     APP_UID,
+    BASE_DIR,
     K8S_DIR,
     REPO,
     SERVER_COMMAND,
@@ -101,7 +104,7 @@ def test_kubernetes_validate_strict_passes(rendered_files: list[Path]) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "against version 1.34" in result.stdout
-    for kind in ("deployment", "job", "horizontalpodautoscaler", "networkpolicy"):
+    for kind in ("deployment", "job", "horizontalpodautoscaler", "networkpolicy", "ingress"):
         assert f"passed for resource {kind}/" in result.stdout
 
 
@@ -125,7 +128,7 @@ def test_checkov_has_no_failures(checkov_report: dict[str, Any]) -> None:
     assert checkov_report["summary"]["failed"] == 0, failed
     assert checkov_report["returncode"] == 0
     scanned = {c["resource"].split(".")[0] for c in results["passed_checks"]}
-    assert {"Deployment", "Job", "Service", "ServiceAccount"} <= scanned
+    assert {"Deployment", "Job", "Service", "ServiceAccount", "Ingress"} <= scanned
 
 
 def test_every_checkov_skip_is_annotated_with_a_reason(
@@ -142,11 +145,11 @@ def test_every_checkov_skip_is_annotated_with_a_reason(
 
 def test_example_secret_is_not_applied(rendered_app: Objects, rendered_migrate: Objects) -> None:
     assert not [o for o in [*rendered_app, *rendered_migrate] if o["kind"] == "Secret"]
-    example = load_yaml(K8S_DIR / "secret.example.yaml")
+    example = load_yaml(BASE_DIR / "secret.example.yaml")
     assert example["metadata"]["name"] == "itemsense-secrets"
     assert set(example["stringData"]) == {"DATABASE_URL", "API_KEYS"}
     assert all("CHANGE-ME" in value for value in example["stringData"].values())
-    for kustomization in (K8S_DIR / "kustomization.yaml", K8S_DIR / "migrate/kustomization.yaml"):
+    for kustomization in (BASE_DIR / "kustomization.yaml", K8S_DIR / "migrate/kustomization.yaml"):
         assert "secret.example.yaml" not in load_yaml(kustomization)["resources"]
 
 
@@ -169,7 +172,7 @@ def test_both_kustomizations_pin_the_same_image_by_tag(
     assert re.fullmatch(r"itemsense(:[\w.-]+|@sha256:[0-9a-f]{64})", image), image
     assert not image.endswith(":latest")
     assert pod_spec(job)["containers"][0]["image"] == image
-    for path in (K8S_DIR / "kustomization.yaml", K8S_DIR / "migrate/kustomization.yaml"):
+    for path in (BASE_DIR / "kustomization.yaml", K8S_DIR / "migrate/kustomization.yaml"):
         images = load_yaml(path)["images"]
         assert [i["name"] for i in images] == ["itemsense"], path
 
@@ -192,6 +195,9 @@ def test_probes_use_real_routes_that_answer(
         kind: api[kind]["httpGet"]["path"]
         for kind in ("startupProbe", "readinessProbe", "livenessProbe")
     }
+    # Start-up holds traffic until the database answered; readiness then means "can serve"
+    # (a database outage keeps pods in the load balancer); liveness touches nothing.
+    assert paths["startupProbe"] == "/health"
     assert paths["readinessProbe"] == "/health/ready"
     assert paths["livenessProbe"] == "/health/live"
     for kind, path in paths.items():
@@ -327,13 +333,18 @@ def test_model_path_is_where_the_image_puts_the_model(rendered_app: Objects) -> 
     assert f"MODEL_PATH={config['MODEL_PATH']}" in dockerfile
 
 
-def test_prometheus_scrape_annotations(
-    deployment: dict[str, Any], api: dict[str, Any], app_routes: set[tuple[str, str]]
+def test_service_monitor_scrapes_the_services_pods_on_metrics(
+    rendered_app: Objects, app_routes: set[tuple[str, str]]
 ) -> None:
-    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/scrape"] == "true"
-    assert int(annotations["prometheus.io/port"]) == api["ports"][0]["containerPort"]
-    assert ("GET", annotations["prometheus.io/path"]) in app_routes
+    monitor = one(rendered_app, "ServiceMonitor", "itemsense-api")["spec"]
+    service = one(rendered_app, "Service", "itemsense-api")
+    assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    [endpoint] = monitor["endpoints"]
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert ("GET", endpoint["path"]) in app_routes
+    # The operator names the job after the Service: the name every alert rule selects.
+    assert "jobLabel" not in monitor
+    assert service["metadata"]["name"] == "itemsense-api"
 
 
 # --- Service, HPA, PDB, NetworkPolicy -----------------------------------------------------
@@ -390,8 +401,8 @@ def test_network_policies(
         if ingress_ports is None:
             assert policy["ingress"] == []
         else:
-            assert [rule["ports"] for rule in policy["ingress"]] == [ingress_ports]
-            assert all("namespaceSelector" in peer for peer in policy["ingress"][0]["from"])
+            # Prometheus, then the load balancer (its peers: tests/deploy/test_environments.py).
+            assert [rule["ports"] for rule in policy["ingress"]] == [ingress_ports] * 2
         egress_ports = sorted(
             (p["protocol"], p["port"]) for rule in policy["egress"] for p in rule["ports"]
         )

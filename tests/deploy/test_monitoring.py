@@ -189,15 +189,34 @@ def test_dashboard_provider_loads_the_dashboards_folder() -> None:
     assert entry["options"]["path"] == "/etc/grafana/dashboards"
 
 
-def test_every_panel_uses_a_provisioned_datasource(datasource_uids: set[str]) -> None:
+def test_every_panel_reads_the_datasource_variable(datasource_uids: set[str]) -> None:
+    # A template variable, not a fixed uid: the dashboard imports into any Grafana (the
+    # cluster's kube-prometheus-stack, or an existing one) and picks its Prometheus there.
+    assert datasource_uids  # the local stack provisions one, which the variable defaults to
     for dashboard in dashboards():
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert variables["datasource"]["type"] == "datasource"
+        assert variables["datasource"]["query"] == "prometheus"
         for panel in panels(dashboard):
             if panel["type"] == "row":
                 continue
             assert panel["targets"], panel["title"]
-            assert panel["datasource"]["uid"] in datasource_uids, panel["title"]
+            expected = {"type": "prometheus", "uid": "${datasource}"}
+            assert panel["datasource"] == expected, panel["title"]
             for target in panel["targets"]:
-                assert target["datasource"]["uid"] in datasource_uids, panel["title"]
+                assert target["datasource"] == expected, panel["title"]
+
+
+def test_the_cluster_gets_the_dashboard_from_the_same_file(rendered_app: list[Any]) -> None:
+    [config_map] = [
+        o
+        for o in rendered_app
+        if o["kind"] == "ConfigMap" and o["metadata"].get("labels", {}).get("grafana_dashboard")
+    ]
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert {name: json.loads(text) for name, text in config_map["data"].items()} == {
+        path.name: json.loads(path.read_text(encoding="utf-8")) for path in DASHBOARD_FILES
+    }
 
 
 def test_dashboard_shows_what_operators_need() -> None:

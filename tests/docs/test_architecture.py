@@ -53,8 +53,10 @@ def test_the_design_decisions_have_sections() -> None:
 
 
 def test_the_numbers_match_the_manifests_and_settings() -> None:
-    hpa = yaml.safe_load((REPO / "k8s" / "hpa.yaml").read_text(encoding="utf-8"))["spec"]
-    config = yaml.safe_load((REPO / "k8s" / "configmap.yaml").read_text(encoding="utf-8"))["data"]
+    hpa = yaml.safe_load((REPO / "k8s" / "base" / "hpa.yaml").read_text(encoding="utf-8"))["spec"]
+    config = yaml.safe_load((REPO / "k8s" / "base" / "configmap.yaml").read_text(encoding="utf-8"))[
+        "data"
+    ]
     defaults = Settings.model_fields
     body = text()
     assert f"HPA {hpa['minReplicas']} to {hpa['maxReplicas']} replicas" in body

@@ -132,9 +132,13 @@ def test_anchors_skip_code_blocks_and_number_repeats() -> None:
 def test_connection_budget_in_the_scaling_section_matches_the_manifests() -> None:
     # The documented worst case: (maxReplicas + maxSurge) pods x (pool + overflow), plus the
     # migration Job. Raising any of these without redoing the arithmetic fails here.
-    hpa = yaml.safe_load((REPO / "k8s" / "hpa.yaml").read_text(encoding="utf-8"))
-    deployment = yaml.safe_load((REPO / "k8s" / "deployment.yaml").read_text(encoding="utf-8"))
-    config = yaml.safe_load((REPO / "k8s" / "configmap.yaml").read_text(encoding="utf-8"))["data"]
+    hpa = yaml.safe_load((REPO / "k8s" / "base" / "hpa.yaml").read_text(encoding="utf-8"))
+    deployment = yaml.safe_load(
+        (REPO / "k8s" / "base" / "deployment.yaml").read_text(encoding="utf-8")
+    )
+    config = yaml.safe_load((REPO / "k8s" / "base" / "configmap.yaml").read_text(encoding="utf-8"))[
+        "data"
+    ]
     max_replicas = hpa["spec"]["maxReplicas"]
     surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
     pool, overflow = int(config["DB_POOL_SIZE"]), int(config["DB_MAX_OVERFLOW"])

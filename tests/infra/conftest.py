@@ -14,7 +14,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The harness also puts infra/ on sys.path (the Pulumi CLI runs the program from there).
-from infra_harness import ADMIN_ROLE, EXISTING_PROVIDER, VIEWER_ROLE, Synth, synthesize
+from infra_harness import (
+    ADMIN_ROLE,
+    EXISTING_PROVIDER,
+    PROMOTE_FROM,
+    VIEWER_ROLE,
+    Synth,
+    synthesize,
+)
 from itemsense_infra.config import InfraConfig
 from itemsense_infra.stack import build
 
@@ -32,7 +39,8 @@ def default_cfg() -> InfraConfig:
 
 @pytest.fixture(scope="session")
 def custom_cfg(default_cfg: InfraConfig) -> InfraConfig:
-    """Every optional feature switched the other way: DB on, 3 AZs, one NAT, reuse OIDC."""
+    """Every optional feature switched the other way: DB on, 3 AZs, one NAT, reuse OIDC,
+    a domain, the staging environment, promotion settings."""
     return replace(
         default_cfg,
         az_count=3,
@@ -51,6 +59,11 @@ def custom_cfg(default_cfg: InfraConfig) -> InfraConfig:
         cluster_viewer_role_arns=(VIEWER_ROLE,),
         database_enabled=True,
         database_multi_az=True,
+        database_max_connections=250,
+        deploy_environment="staging",
+        api_domain="api.itemsense.example.com",
+        ecr_pull_account_ids=("222222222222",),
+        promote_from_repository_arn=PROMOTE_FROM,
     )
 
 

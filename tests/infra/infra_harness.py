@@ -26,6 +26,8 @@ ACCOUNT_ID = "123456789012"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"]
 ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-admins"
 VIEWER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/ci/itemsense-infra-preview"
+PROMOTE_FROM = "arn:aws:ecr:eu-west-1:111111111111:repository/itemsense"
+OIDC_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 EXISTING_PROVIDER = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
 
 
@@ -98,10 +100,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             host = str(args.inputs["url"]).removeprefix("https://")
             state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
+        elif args.typ == "aws:acm/certificate:Certificate":
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": args.inputs["domainName"],
+                    "resourceRecordName": f"_x.{args.inputs['domainName']}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": "_y.acm-validations.aws.",
+                }
+            ]
         elif args.typ == "aws:kms/key:Key":
             state["arn"] = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{args.name}"
         elif args.typ == "eks:index:Cluster":
-            state.update(_eks_cluster_outputs(args.inputs))
+            state.update(_eks_cluster_outputs())
         elif args.typ == "aws:rds/instance:Instance":
             state["address"] = f"{args.name}.abc.eu-west-1.rds.amazonaws.com"
             state["port"] = 5432
@@ -128,8 +139,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
-def _eks_cluster_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    name = inputs.get("name", "cluster")
+def _eks_cluster_outputs() -> dict[str, Any]:
     kubeconfig = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -140,7 +150,8 @@ def _eks_cluster_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
         "kubeconfig": kubeconfig,
         "kubeconfigJson": json.dumps(kubeconfig),
         "clusterSecurityGroupId": "sg-eks-cluster",
-        "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/oidc.eks/{name}",
+        "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_ISSUER}",
+        "oidcIssuer": OIDC_ISSUER,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from infra_harness import ADMIN_ROLE, VIEWER_ROLE, Synth
@@ -124,9 +125,20 @@ def test_node_role_is_for_ec2_with_only_the_node_policies(default_stack: Synth) 
 
 
 def test_application_namespace_enforces_restricted_pod_security(default_stack: Synth) -> None:
-    namespace = default_stack.one("kubernetes:core/v1:Namespace").inputs["metadata"]
-    assert namespace["name"] == "itemsense"
+    [namespace] = [
+        n.inputs["metadata"]
+        for n in default_stack.of_type("kubernetes:core/v1:Namespace")
+        if n.inputs["metadata"]["name"] == "itemsense"
+    ]
     assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # New pods wait for the ALB to see them healthy before a rollout moves on.
+    assert namespace["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+
+
+def test_vpc_cni_is_a_pinned_add_on_with_network_policy_enforcement(default_stack: Synth) -> None:
+    options = default_stack.one(CLUSTER).inputs["vpcCniOptions"]
+    assert options["enableNetworkPolicy"] is True
+    assert re.fullmatch(r"v1\.\d+\.\d+-eksbuild\.\d+", options["addonVersion"])
 
 
 def test_no_extra_cluster_admins_by_default(default_stack: Synth) -> None:

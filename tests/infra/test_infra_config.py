@@ -17,7 +17,15 @@ from itemsense_infra.config import CONFIG_KEYS, DEFAULTS, ConfigError, InfraConf
 from itemsense_infra.network import plan_subnets
 
 PROJECT_FILE = yaml.safe_load((INFRA_DIR / "Pulumi.yaml").read_text())
-DEV_STACK = yaml.safe_load((INFRA_DIR / "Pulumi.dev.yaml").read_text())["config"]
+STACKS = ("staging", "production")
+
+
+def stack_file(name: str) -> dict[str, Any]:
+    """The `config` of infra/Pulumi.<name>.yaml."""
+    config: dict[str, Any] = yaml.safe_load((INFRA_DIR / f"Pulumi.{name}.yaml").read_text())
+    return dict(config["config"])
+
+
 YAML_TYPES = {"integer": int, "boolean": bool, "string": str, "array": list}
 
 
@@ -44,7 +52,15 @@ def test_pulumi_yaml_defaults_are_the_programs_defaults() -> None:
 
 def test_kubernetes_version_is_pinned_to_the_contract_version() -> None:
     assert DEFAULTS["kubernetesVersion"] == "1.34"
-    assert DEV_STACK["itemsense:kubernetesVersion"] == "1.34"
+    for name in STACKS:
+        assert stack_file(name)["itemsense:kubernetesVersion"] == "1.34", name
+
+
+def test_the_stack_files_are_exactly_staging_and_production() -> None:
+    assert sorted(p.name for p in INFRA_DIR.glob("Pulumi.*.yaml")) == [
+        "Pulumi.production.yaml",
+        "Pulumi.staging.yaml",
+    ]
 
 
 @pytest.fixture
@@ -61,21 +77,34 @@ def stack_config() -> Iterator[Any]:
     pulumi.runtime.set_all_config({})
 
 
-def test_example_stack_file_loads_and_means_what_its_comments_say(stack_config: Any) -> None:
-    unknown = {k for k in DEV_STACK if k.startswith("itemsense:")} - {
-        f"itemsense:{k}" for k in CONFIG_KEYS
-    }
-    assert not unknown, f"Pulumi.dev.yaml sets undeclared keys {unknown}"
-    stack_config(DEV_STACK)
-    cfg = load_config()
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_file_sets_every_option_and_loads(stack_config: Any, name: str) -> None:
+    values = stack_file(name)
+    declared = {f"itemsense:{k}" for k in CONFIG_KEYS}
+    assert {k for k in values if k.startswith("itemsense:")} == declared, name
+    stack_config(values)
+    cfg = load_config()  # validates every value
     assert cfg.region == "eu-west-1"
-    assert cfg.stack == "dev"
-    assert cfg.nat_strategy == "single"
-    assert cfg.public_api_access_cidrs == ("203.0.113.0/24",)
-    assert (cfg.node_min_size, cfg.node_desired_size, cfg.node_max_size) == (1, 2, 3)
-    assert cfg.deletion_protection is False
-    assert cfg.database_enabled is False
-    assert cfg.control_plane_log_retention_days == 30
+    assert cfg.deploy_environment == name
+
+
+def test_staging_and_production_differ_where_they_should(stack_config: Any) -> None:
+    loaded = {}
+    for name in STACKS:
+        stack_config(stack_file(name))
+        loaded[name] = load_config()
+    staging, production = loaded["staging"], loaded["production"]
+    assert staging.vpc_cidr != production.vpc_cidr  # peerable later
+    assert staging.node_max_size < production.node_max_size
+    assert (staging.nat_strategy, production.nat_strategy) == ("single", "one-per-az")
+    assert (staging.deletion_protection, production.deletion_protection) == (False, True)
+    assert production.database_multi_az and not staging.database_multi_az
+    # Production promotes staging's images: staging lets production's account pull them,
+    # and production's deploy role may read staging's repository.
+    assert staging.ecr_pull_account_ids
+    assert production.promote_from_repository_arn.endswith(":repository/itemsense")
+    assert staging.api_domain == ""  # plain HTTP with the warning output
+    assert production.api_domain
 
 
 def test_unset_options_take_the_documented_defaults(stack_config: Any) -> None:
@@ -151,6 +180,12 @@ VALID = InfraConfig(
         ({"database_instance_class": "t4g.micro"}, "databaseInstanceClass"),
         ({"database_allocated_storage_gb": 10}, "databaseAllocatedStorageGb"),
         ({"region": ""}, "region"),
+        ({"deploy_environment": "prod"}, "deployEnvironment"),
+        ({"api_domain": "https://api.example.com"}, "apiDomain"),
+        ({"api_domain": "API.example.com"}, "apiDomain"),
+        ({"ecr_pull_account_ids": ("1234",)}, "ecrPullAccountIds"),
+        ({"promote_from_repository_arn": "itemsense"}, "promoteFromRepositoryArn"),
+        ({"database_max_connections": 10}, "databaseMaxConnections"),
     ],
 )
 def test_invalid_values_are_rejected_naming_the_key(changes: dict[str, Any], message: str) -> None:

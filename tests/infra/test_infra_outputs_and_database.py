@@ -18,7 +18,10 @@ BASE_OUTPUTS = {
     "ciRoleArn",
     "githubOidcProviderArn",
     "irsaOidcProviderArn",
+    "deployEnvironment",
 }
+HTTP_OUTPUTS = {"apiWarning"}
+HTTPS_OUTPUTS = {"apiUrl", "apiCertificateArn", "apiCertificateValidation"}
 DATABASE_OUTPUTS = {"databaseEndpoint", "databasePort", "databaseSecretArn"}
 RDS_TYPES = (
     "aws:rds/instance:Instance",
@@ -30,7 +33,7 @@ RDS_TYPES = (
 
 def test_outputs_name_the_real_resources(default_stack: Synth) -> None:
     outputs = default_stack.outputs
-    assert set(outputs) == BASE_OUTPUTS
+    assert set(outputs) == BASE_OUTPUTS | HTTP_OUTPUTS
     subnets = default_stack.of_type("aws:ec2/subnet:Subnet")
     public = [s.id for s in subnets if "kubernetes.io/role/elb" in s.inputs["tags"]]
     private = [s.id for s in subnets if "kubernetes.io/role/internal-elb" in s.inputs["tags"]]
@@ -84,6 +87,8 @@ def test_enabled_database_is_private_encrypted_protected_postgres_15(
     assert params.inputs["family"] == "postgres15"
     settings = {p["name"]: p["value"] for p in params.inputs["parameters"]}
     assert settings["rds.force_ssl"] == "1"  # clients must use TLS (sslmode=require)
+    # The connection budget of the overlays is tested against this number.
+    assert settings["max_connections"] == str(cfg.database_max_connections)
 
 
 def test_database_accepts_postgres_only_from_the_cluster_security_group(
@@ -107,7 +112,30 @@ def test_database_accepts_postgres_only_from_the_cluster_security_group(
 
 def test_database_outputs_when_enabled(custom_stack: Synth) -> None:
     outputs = custom_stack.outputs
-    assert set(outputs) == BASE_OUTPUTS | DATABASE_OUTPUTS
+    assert set(outputs) == BASE_OUTPUTS | DATABASE_OUTPUTS | HTTPS_OUTPUTS
     assert outputs["databaseEndpoint"].endswith(".rds.amazonaws.com")
     assert outputs["databasePort"] == 5432
     assert outputs["databaseSecretArn"].startswith("arn:aws:secretsmanager:")
+
+
+def test_without_a_domain_the_stack_warns_loudly_and_requests_no_certificate(
+    default_stack: Synth,
+) -> None:
+    assert default_stack.of_type("aws:acm/certificate:Certificate") == []
+    warning = default_stack.outputs["apiWarning"]
+    assert warning.startswith("WARNING:")
+    assert "PLAIN HTTP" in warning
+    assert "apiDomain" in warning
+
+
+def test_with_a_domain_the_stack_requests_a_dns_validated_certificate(
+    custom_stack: Synth, custom_cfg: InfraConfig
+) -> None:
+    certificate = custom_stack.one("aws:acm/certificate:Certificate")
+    assert certificate.inputs["domainName"] == custom_cfg.api_domain
+    assert certificate.inputs["validationMethod"] == "DNS"
+    outputs = custom_stack.outputs
+    assert outputs["apiUrl"] == f"https://{custom_cfg.api_domain}"
+    assert outputs["apiCertificateArn"] == certificate.state["arn"]
+    [record] = outputs["apiCertificateValidation"]
+    assert record["resource_record_type"] == "CNAME", record  # the record to create in DNS
