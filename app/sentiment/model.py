@@ -217,7 +217,7 @@ def _unpickle(data: bytes, artifact_path: Path) -> Any:
 def _fast_scorer_in_child_process(data: bytes, artifact_path: Path) -> FastScorer | str:
     """``fast_scorer_or_reason`` in a fresh interpreter: it reads the verified bytes on
     stdin and writes the pickled result on stdout, so the imports stay in the child."""
-    child = subprocess.run(  # noqa: S603 (our own module, run by this interpreter)
+    child = subprocess.run(  # noqa: S603  # nosec B603: our own module, this interpreter
         [sys.executable, "-m", __name__, str(artifact_path)],
         input=data,
         capture_output=True,
@@ -227,7 +227,7 @@ def _fast_scorer_in_child_process(data: bytes, artifact_path: Path) -> FastScore
     if child.returncode != 0:
         lines = child.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ModelLoadError(lines[-1] if lines else f"the model loader exited {child.returncode}")
-    result: FastScorer | str = pickle.loads(child.stdout)  # noqa: S301 (our own child's output)
+    result: FastScorer | str = pickle.loads(child.stdout)  # noqa: S301  # nosec B301: our child
     return result
 
 
