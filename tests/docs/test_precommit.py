@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import yaml
 from tests.docs.support import MAKEFILE, REPO, require_tool
 
 CONFIG = REPO / ".pre-commit-config.yaml"
-# Each hook's tool and the requirements-dev.txt package that provides it.
+# Each hook's tool and the locked package that provides it.
 TOOL_PACKAGES = {
     "ruff": "ruff",
     "mypy": "mypy",
@@ -44,11 +45,9 @@ def hooks() -> list[dict[str, Any]]:
 
 
 def dev_pins() -> dict[str, str]:
-    text = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")
-    return {
-        name.lower(): version
-        for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", text, re.MULTILINE)
-    }
+    """Package -> version of everything uv.lock pins (the dev groups included)."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    return {package["name"].lower(): package["version"] for package in lock["package"]}
 
 
 def pre_commit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -85,7 +84,7 @@ def test_hooks_run_pinned_tools_from_the_virtualenv_offline() -> None:
         executable = hook["entry"].split()[0]
         assert executable.startswith(".venv/bin/"), hook["id"]
         package = TOOL_PACKAGES[executable.removeprefix(".venv/bin/")]
-        assert package in pins, f"{hook['id']}: {package} is not pinned in requirements-dev.txt"
+        assert package in pins, f"{hook['id']}: {package} is not pinned in uv.lock"
     assert "pre-commit" in pins
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import re
+import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -209,3 +211,13 @@ def test_subnet_plan_fits_the_vpc_without_overlap(cidr: str, az_count: int) -> N
         ipaddress.IPv4Network(p).num_addresses > ipaddress.IPv4Network(q).num_addresses
         for p, q in zip(plan.private, plan.public, strict=True)
     )
+
+
+def test_the_pulumi_programs_pins_are_the_locked_versions() -> None:
+    """`pulumi install` reads infra/requirements.txt; the unit tests run what uv.lock pins."""
+    requirements = (INFRA_DIR / "requirements.txt").read_text(encoding="utf-8")
+    pins = dict(re.findall(r"^([a-z0-9-]+)==(\S+)$", requirements, re.MULTILINE))
+    lock = tomllib.loads((INFRA_DIR.parent / "uv.lock").read_text(encoding="utf-8"))
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    assert set(pins) == {"pulumi", "pulumi-aws", "pulumi-eks", "pulumi-kubernetes"}
+    assert pins == {name: locked[name] for name in pins}
