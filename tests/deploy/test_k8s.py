@@ -78,7 +78,7 @@ def job(rendered_migrate: Objects) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def checkov_report(rendered_files: list[Path]) -> dict[str, Any]:
     """One checkov run over both renders (it is slow to start: once per session)."""
-    checkov = require_tool("checkov", "checkov: a dev dependency, installed by make test")
+    checkov = require_tool("checkov")
     args = [checkov, "--skip-download", "--framework", "kubernetes", "-o", "json"]
     for path in rendered_files:
         args += ["-f", str(path)]

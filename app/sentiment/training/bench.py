@@ -48,7 +48,7 @@ def vader_proba() -> ProbaFn:
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
     except ImportError as exc:  # a dev dependency
-        raise SystemExit("vaderSentiment missing: run `make bench-model` (dev dependencies)") from exc
+        raise SystemExit("vaderSentiment missing: run make bench-model") from exc
     analyzer = SentimentIntensityAnalyzer()
 
     def proba(texts: Sequence[str]) -> npt.NDArray[np.float64]:
