@@ -84,6 +84,7 @@ def _batch_target(texts: list[str]) -> tuple[str, str | None, float | None]:
 _TEXTS = review_texts()
 # name -> (method, path, wrk Lua script body or None, share of bare handler to reach)
 BASELINE = "bare async def"
+AGAINST = " [against]"  # sample key suffix for the --against server
 LUA_RANDOM = "math.randomseed(os.time())\n"
 TARGETS: dict[str, tuple[str, str | None, float | None]] = {
     "bare async def": ("/", None, None),
@@ -174,13 +175,13 @@ def seed(database_url: str) -> None:
 
 
 def start_server(
-    command: list[str], env: dict[str, str], cpu: str, log: Path
+    command: list[str], env: dict[str, str], cpu: str, log: Path, cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
-    """Start a server pinned to `cpu` and wait until it answers."""
+    """Start a server pinned to `cpu` (from the code in `cwd`)."""
     taskset = ["taskset", "-c", cpu] if shutil.which("taskset") else []
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*taskset, *command], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [*taskset, *command], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     return process
 
@@ -227,6 +228,12 @@ def main() -> int:
     parser.add_argument("--load-cpus", default="1", help="taskset list for wrk")
     parser.add_argument(
         "--only", default="", help="regex: measure only matching endpoints (and the baseline)"
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout of the project: its service is measured in the same rounds, "
+        "and each endpoint's requests/s is compared with it (A/B of a change)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -283,11 +290,9 @@ def _run_rounds(
         "MODEL_PATH": str(model),
         "LOG_LEVEL": "INFO",
     }
+    command = [sys.executable, "-m", "app.server", *flags]
     service = start_server(
-        [sys.executable, "-m", "app.server", "--port", str(service_port), *flags],
-        service_env,
-        server_cpu,
-        tmp / "service.log",
+        [*command, "--port", str(service_port)], service_env, server_cpu, tmp / "service.log"
     )
     processes.append(service)
     bare = start_server(
@@ -298,24 +303,40 @@ def _run_rounds(
     )
     processes.append(bare)
     service_base, bare_base = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{bare_port}"
+    bases = {BASELINE: bare_base}
     wait_ready(service_base + "/health/ready", service)
     wait_ready(bare_base + "/", bare)
     targets = selected_targets(args.only)
-    # Warm both (connections, caches, JIT-free but allocator-warm) before measuring.
-    for name, (path, lua, _) in targets.items():
-        base = bare_base if name == BASELINE else service_base
-        run_wrk(base, path, lua, 1, args.connections, load_cpu, tmp)
+    measured = {name: (name, *target[:2]) for name, target in targets.items()}
+    if args.against is not None:
+        against_port = free_port()
+        against = start_server(
+            [*command, "--port", str(against_port)],
+            service_env,
+            server_cpu,
+            tmp / "against.log",
+            cwd=args.against.resolve(),
+        )
+        processes.append(against)
+        wait_ready(f"http://127.0.0.1:{against_port}/health/ready", against)
+        for name, (path, lua, _) in targets.items():
+            if name != BASELINE:
+                measured[name + AGAINST] = (name, path, lua)
+                bases[name + AGAINST] = f"http://127.0.0.1:{against_port}"
+    # Warm every server (connections, caches, the allocator) before measuring.
+    for key, (_, path, lua) in measured.items():
+        run_wrk(bases.get(key, service_base), path, lua, 1, args.connections, load_cpu, tmp)
         time.sleep(DRAIN_SECONDS)
-    samples: dict[str, list[Sample]] = {name: [] for name in targets}
+    samples: dict[str, list[Sample]] = {key: [] for key in measured}
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number}/{args.rounds}", file=sys.stderr, flush=True)
-        for name, (path, lua, _) in targets.items():
-            base = bare_base if name == BASELINE else service_base
-            samples[name].append(
+        for key, (_, path, lua) in measured.items():
+            base = bases.get(key, service_base)
+            samples[key].append(
                 run_wrk(base, path, lua, args.seconds, args.connections, load_cpu, tmp)
             )
-            # Both servers share a core: let the one just measured finish the requests
-            # wrk left in flight before the other is measured.
+            # The servers share a core: let the one just measured finish the requests
+            # wrk left in flight before the next is measured.
             time.sleep(DRAIN_SECONDS)
     return samples
 
@@ -341,7 +362,7 @@ def _report(samples: dict[str, list[Sample]], args: argparse.Namespace) -> int:
     header = f"{'endpoint':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99/p50':>9}"
     print(header + f"{'non-2xx':>9}{'ratio':>8}{'target':>8}  ok")
     failures = 0
-    for name in samples:
+    for name in (key for key in samples if not key.endswith(AGAINST)):
         target = TARGETS[name][2]
         rps, p50, p99 = median(name, "rps"), median(name, "p50_ms"), median(name, "p99_ms")
         bad = sum(s.non_2xx + s.socket_errors for s in samples[name])
@@ -355,7 +376,22 @@ def _report(samples: dict[str, list[Sample]], args: argparse.Namespace) -> int:
             f"{target if target is not None else '-':>8}  {'yes' if ok else 'NO'}{extra}"
         )
     failures += _report_batch_cost(samples, median)
+    _report_against(samples, median, args.against)
     return 1 if failures else 0
+
+
+def _report_against(
+    samples: dict[str, list[Sample]], median: Callable[[str, str], float], against: Path | None
+) -> None:
+    """Each endpoint's requests/s here over the other checkout's, measured in the same rounds."""
+    if against is None:
+        return
+    print(f"\nthis tree against {against} (requests/s, same rounds):")
+    for key in samples:
+        if key.endswith(AGAINST):
+            name = key.removesuffix(AGAINST)
+            this, other = median(name, "rps"), median(key, "rps")
+            print(f"  {name:<26}{this:>9.0f}{other:>9.0f}   this / other {this / other:.3f}")
 
 
 def _batch_size(name: str) -> int:
