@@ -65,7 +65,7 @@ tools: ## Install the system tools the tests use (Prometheus + promtool, wrk, Po
 	bash scripts/install-tools.sh
 
 prometheusrule: $(VENV)/.runtime ## Regenerate monitoring/prometheusrule.yaml from monitoring/rules/
-	$(BIN)/python scripts/render_prometheusrule.py
+	$(BIN)/python -m scripts.render_prometheusrule
 
 lint: $(VENV)/.lint ## ruff check, ruff format --check, mypy (installs only the linters)
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -89,6 +90,19 @@ class Settings(BaseSettings):
     predict_batch_max: int = Field(
         256, ge=1, le=10_000, description="Most texts accepted by `POST /predict/batch`."
     )
+    predict_batch_max_chars: int = Field(
+        100_000,
+        ge=1,
+        description="Most characters, all texts together, accepted by `POST /predict/batch`.",
+    )
+    predict_inline_chars: int = Field(
+        300,
+        ge=0,
+        description="Longer texts are scored on the inference thread, not the event loop.",
+    )
+    inference_queue_max: int = Field(
+        32, ge=1, description="Predictions that may wait for the inference thread; then 503."
+    )
     threadpool_size: int = Field(
         4, ge=1, le=200, description="Worker threads for the synchronous (database) endpoints."
     )
@@ -137,3 +151,12 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """True when the database is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
+
+
+async def app_settings(request: Request) -> Settings:
+    """The settings the application was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -145,3 +146,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+async def database_engine(request: Request) -> Engine:
+    """The engine the application opened at start-up."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+Database = Annotated[Engine, Depends(database_engine)]

@@ -9,18 +9,46 @@ every dependency (what the start-up probe and humans read).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 
-from app.errors import is_database_unavailable
+from app.config import AppSettings
+from app.db import Database
+from app.errors import PROBLEM_TYPES, is_database_unavailable, problem_response
 from app.observability import READY
 
 router = APIRouter(tags=["health"])
+
+
+@dataclass
+class DatabaseReached:
+    """Whether the database has answered since start-up, and why not yet if not."""
+
+    reached: bool = False
+    error: str = "not reached yet"
+
+
+async def database_reached(request: Request) -> DatabaseReached:
+    """The instance's record of its first database answer (made in the lifespan)."""
+    state: DatabaseReached = request.app.state.database_reached
+    return state
+
+
+async def model_check(request: Request) -> str:
+    """`ok` when a verified model is loaded, else why not."""
+    if request.app.state.model is not None:
+        return "ok"
+    return f"not loaded: {request.app.state.model_error}"
+
+
+FirstAnswer = Annotated[DatabaseReached, Depends(database_reached)]
+ModelCheck = Annotated[str, Depends(model_check)]
 
 
 class Liveness(BaseModel):
@@ -29,22 +57,29 @@ class Liveness(BaseModel):
     status: str = Field(examples=["ok"])
 
 
-class Readiness(BaseModel):
-    """A verdict with one check per dependency, and what is wrong if one fails."""
+class Health(BaseModel):
+    """Every check passed."""
 
-    status: str = Field(description="`ok` or `unavailable`.", examples=["ok"])
+    status: str = Field(description="`ok`.", examples=["ok"])
     checks: dict[str, str] = Field(
         description="One entry per dependency: `ok` or the reason it failed.",
         examples=[{"database": "ok", "model": "ok"}],
     )
 
 
-_READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    503: {"model": Readiness, "description": "A check failed; the body says which."}
+_UNHEALTHY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "A check failed: problem details whose `checks` say which.",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
 }
 
 
-@router.get("/health/live", response_model=Liveness, summary="Liveness probe")
+@router.get(
+    "/health/live", operation_id="health-live", response_model=Liveness, summary="Liveness probe"
+)
 async def live() -> dict[str, str]:
     """Answers 200 while the process can serve; never touches the database or the model."""
     return {"status": "ok"}
@@ -52,59 +87,65 @@ async def live() -> dict[str, str]:
 
 @router.get(
     "/health/ready",
-    response_model=Readiness,
-    responses=_READINESS_RESPONSES,
+    operation_id="health-ready",
+    response_model=Health,
+    responses=_UNHEALTHY,
     summary="Readiness probe",
 )
-async def ready(request: Request) -> JSONResponse:
+async def ready(
+    engine: Database, settings: AppSettings, first: FirstAnswer, model: ModelCheck
+) -> Response:
     """200 when the model is loaded and the database has answered once since start-up.
 
     A database outage after that keeps the instance ready: item requests answer 503 with
     `Retry-After` while predictions go on. `/health` has the live database verdict.
     """
-    state = request.app.state
-    if not state.database_reached:
-        await _check_database(request)  # until the first answer; then never again
-    database = "ok" if state.database_reached else state.database_error
-    response = _verdict({"database": database, "model": _model_check(request)})
+    if not first.reached:  # until the first answer; then never again
+        await _check_database(engine, settings.health_db_timeout, first)
+    response = _verdict({"database": "ok" if first.reached else first.error, "model": model})
     READY.set(1 if response.status_code == 200 else 0)
     return response
 
 
 @router.get(
     "/health",
-    response_model=Readiness,
-    responses=_READINESS_RESPONSES,
+    operation_id="health",
+    response_model=Health,
+    responses=_UNHEALTHY,
     summary="Health: every dependency, now",
 )
-async def health(request: Request) -> JSONResponse:
+async def health(
+    engine: Database, settings: AppSettings, first: FirstAnswer, model: ModelCheck
+) -> Response:
     """200 when the database answers `SELECT 1` within the timeout and the model is loaded.
 
     The start-up probe reads it, so a pod takes no traffic before it has reached the database.
     """
-    database = await _check_database(request)
-    return _verdict({"database": database, "model": _model_check(request)})
+    database = await _check_database(engine, settings.health_db_timeout, first)
+    return _verdict({"database": database, "model": model})
 
 
-def _model_check(request: Request) -> str:
-    state = request.app.state
-    return "ok" if state.model is not None else f"not loaded: {state.model_error}"
+def _verdict(checks: dict[str, str]) -> Response:
+    failed = {name: result for name, result in checks.items() if result != "ok"}
+    if not failed:
+        return JSONResponse({"status": "ok", "checks": checks})
+    detail = "; ".join(f"{name}: {result}" for name, result in failed.items())
+    return problem_response(
+        503,
+        detail,
+        title="Unhealthy",
+        problem_type=PROBLEM_TYPES + "unhealthy",
+        checks=checks,
+    )
 
 
-def _verdict(checks: dict[str, str]) -> JSONResponse:
-    healthy = all(result == "ok" for result in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if healthy else 503)
-
-
-async def _check_database(request: Request) -> str:
-    """`SELECT 1` within `HEALTH_DB_TIMEOUT`; remembers that the database was reached."""
-    state = request.app.state
-    result = await _select_one(state.engine, state.settings.health_db_timeout)
+async def _check_database(engine: Engine, timeout: float, first: DatabaseReached) -> str:
+    """`SELECT 1` within `timeout`; records the first answer in `first`."""
+    result = await _select_one(engine, timeout)
     if result == "ok":
-        state.database_reached = True
+        first.reached = True
     else:
-        state.database_error = result
+        first.error = result
     return result
 
 

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, Field
 from starlette_exporter import handle_metrics
 
 from app import __version__
+from app.bypasses import HttpMetricsMiddleware, add_routes
 from app.config import Settings
 from app.db import create_db_engine
 from app.errors import install_error_handlers
+from app.head_requests import HeadAsGetMiddleware
+from app.health import DatabaseReached
 from app.health import router as health_router
 from app.items.router import router as items_router
 from app.items.service import ItemsService
@@ -27,13 +30,18 @@ from app.limits import BodySizeLimitMiddleware
 from app.observability import (
     MODEL_INFO,
     MODEL_LOADED,
-    HttpMetricsMiddleware,
+    QUIET_PATHS,
     RequestContextMiddleware,
     configure_logging,
 )
-from app.security import ApiKeys
+from app.security import ApiKeys, SecurityHeadersMiddleware
+from app.sentiment.inference import InferenceQueue
 from app.sentiment.model import ModelLoadError, SentimentModel, load_model
 from app.sentiment.router import router as sentiment_router
+from app.tracing import service_name, trace_sql, tracer_provider_from_environment
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger("itemsense")
 
@@ -78,18 +86,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
     engine = create_db_engine(settings)
     model, model_error = _load_model_or_reason(settings)
+    tracer_provider: TracerProvider | None = app.state.tracer_provider
+    if tracer_provider is not None:
+        trace_sql(engine, tracer_provider)
     app.state.engine = engine
     app.state.items_service = ItemsService(engine)
     app.state.model = model
     app.state.model_error = model_error
-    # Batches run on one thread of their own: under the GIL, two model threads cannot run
-    # at once, only take turns every few milliseconds and evict each other's caches.
-    # Through the shared threadpool, 32 concurrent batches went ~1.5 x slower than this.
-    inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-    app.state.inference_executor = inference
+    inference = InferenceQueue(settings.inference_queue_max)
+    app.state.inference = inference
     # Readiness waits for the database's first answer (app/health.py), then no longer asks.
-    app.state.database_reached = False
-    app.state.database_error = "not reached yet"
+    app.state.database_reached = DatabaseReached()
     MODEL_LOADED.set(1 if model else 0)
     if model is not None:
         MODEL_INFO.labels(name=model.name, version=model.version, scorer=model.scorer.kind).set(1)
@@ -97,49 +104,53 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        inference.shutdown(wait=True)  # a batch still running finishes first
+        inference.shutdown()  # a batch still running finishes first
         engine.dispose()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # exports the spans still queued
         logger.info("itemsense stopped")
 
 
-def add_routes_first(app: FastAPI, *routers: APIRouter) -> None:
-    """Put the routers' routes on the app itself, ahead of the docs routes, in this order.
+def create_app(
+    settings: Settings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """Build the application. Fails fast on invalid settings (e.g. production without keys).
 
-    `include_router` keeps each router as one nested route that FastAPI matches a request
-    against twice (to pick the router, then inside it), after the four docs routes: about
-    30 us of a `GET /items/{id}`. These routers hold nothing but routes (no router-level
-    dependencies or callbacks; each route already carries its full path and tags), so
-    their routes can sit at the top level, as `@app.get` would put them.
+    Tracing follows the `OTEL_*` environment (app/tracing.py); tests pass their own provider.
     """
-    routes = []
-    for router in routers:
-        if router.dependencies or router.on_startup or router.on_shutdown:
-            raise ValueError(f"router {router.prefix!r} has router-level settings to keep")
-        routes += router.routes
-    app.router.routes[:0] = routes
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application. Fails fast on invalid settings (e.g. production without keys)."""
     settings = settings or Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, service_name())
+    tracer_provider = tracer_provider or tracer_provider_from_environment()
     app = FastAPI(
         title="Itemsense",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        # FastAPI's native OpenTelemetry hooks look up the global providers on every request;
-        # this service's telemetry is Prometheus metrics and JSON logs (docs/operations.md).
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's own OpenTelemetry request spans, on the service's provider when tracing
+        # is on; metrics stay Prometheus', logs stay JSON lines (docs/operations.md).
+        telemetry={
+            "tracing": tracer_provider is not None,
+            "tracer_provider": tracer_provider,
+            "metrics": False,
+            "logs": False,
+        },
     )
+    app.state.tracer_provider = tracer_provider
+    app.state.tracer = tracer_provider and tracer_provider.get_tracer("itemsense", __version__)
     app.state.settings = settings
     app.state.api_keys = ApiKeys.from_settings(settings)
 
     install_error_handlers(app)
-    add_routes_first(app, sentiment_router, items_router, health_router)
+    add_routes(app, sentiment_router, items_router, health_router)
     app.add_route("/metrics", handle_metrics, include_in_schema=False)
 
-    @app.get("/", response_model=ServiceIndex, tags=["meta"], summary="Service index")
+    @app.get(
+        "/",
+        operation_id="index",
+        response_model=ServiceIndex,
+        tags=["meta"],
+        summary="Service index",
+    )
     async def index() -> ServiceIndex:
         """Name, version, and links to the API docs and health."""
         return ServiceIndex(name="itemsense", version=__version__, docs="/docs", health="/health")
@@ -154,7 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "Location", "X-Request-ID"],
         )
-    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, app_name="itemsense", skip_paths=QUIET_PATHS)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

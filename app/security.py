@@ -1,4 +1,5 @@
-"""API keys for the write endpoints: kept only as SHA-256 hashes, compared in constant time."""
+"""Security: API keys for the write endpoints (kept only as SHA-256 hashes, compared in
+constant time) and the security headers on every answer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Environment, Settings
 
@@ -60,11 +62,21 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
+async def api_keys(request: Request) -> ApiKeys:
+    """The keys the application was built with."""
+    keys: ApiKeys = request.app.state.api_keys
+    return keys
+
+
 async def require_api_key(
-    request: Request, supplied: Annotated[str | None, Security(api_key_header)]
+    request: Request,
+    keys: Annotated[ApiKeys, Depends(api_keys)],
+    supplied: Annotated[str | None, Security(api_key_header)],
 ) -> None:
     """Allow the request when keys are off or the X-API-Key header holds an accepted key."""
-    keys: ApiKeys = request.app.state.api_keys
+    # Proxies and frameworks disagree on which of two copies wins; refuse the ambiguity.
+    if len(request.headers.getlist("x-api-key")) > 1:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Send one X-API-Key header")
     if not keys.enabled:
         return
     if not supplied:
@@ -78,3 +90,35 @@ async def require_api_key(
 
 
 WriteAccess = Annotated[None, Depends(require_api_key)]
+
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+# The interactive docs load Swagger UI from a CDN, so they get no restrictive CSP.
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOC_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+
+class SecurityHeadersMiddleware:
+    """Pure ASGI: the browser-hardening headers on every answer (a strict CSP but on the docs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._api_headers = [*_SECURITY_HEADERS, _API_CSP]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _SECURITY_HEADERS if scope["path"] in _DOC_PATHS else self._api_headers
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -11,6 +11,7 @@ Ratios, not absolute numbers, are what compare across machines.
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import random
@@ -21,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,8 +33,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from app import PROJECT_ROOT
 from app.sentiment.training.data import load_corpus
-from tests.support import ADMIN_URL, ROOT, migrate
+from bench.support import scratch_database
 
 API_KEY = "bench-key"
 SEED_ITEMS = 10_000
@@ -49,7 +52,7 @@ _JSON_POST = 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/js
 
 def review_texts(count: int = max(BATCH_SIZES)) -> list[str]:
     """``count`` distinct corpus sentences, the same ones on every run."""
-    corpus = load_corpus(ROOT / "data" / "sentiment")
+    corpus = load_corpus(PROJECT_ROOT / "data" / "sentiment")
     sampler = random.Random(REVIEW_SAMPLE_SEED)  # noqa: S311 - a fixed sample, not a secret
     return sampler.sample(sorted(set(corpus.texts)), count)
 
@@ -154,8 +157,7 @@ def parse_wrk(output: str) -> Sample:
 
 
 def seed(database_url: str) -> None:
-    """Migrate and insert SEED_ITEMS items."""
-    migrate(database_url)
+    """Insert SEED_ITEMS items into the migrated database."""
     now = datetime.now(UTC)
     rows = [
         {"name": f"item {n}", "description": "seeded", "created_at": now, "updated_at": now}
@@ -174,8 +176,26 @@ def seed(database_url: str) -> None:
     engine.dispose()
 
 
+class _DiscardingHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent."""
+
+
+def otlp_sink() -> http.server.ThreadingHTTPServer:
+    """An OTLP/HTTP endpoint on loopback that accepts and discards every export."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DiscardingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def start_server(
-    command: list[str], env: dict[str, str], cpu: str, log: Path, cwd: Path = ROOT
+    command: list[str], env: dict[str, str], cpu: str, log: Path, cwd: Path = PROJECT_ROOT
 ) -> subprocess.Popen[bytes]:
     """Start a server pinned to `cpu` (from the code in `cwd`)."""
     taskset = ["taskset", "-c", cpu] if shutil.which("taskset") else []
@@ -230,6 +250,12 @@ def main() -> int:
         "--only", default="", help="regex: measure only matching endpoints (and the baseline)"
     )
     parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="the service exports its traces over OTLP to a local sink (compare with "
+        "--against the same checkout, which keeps tracing off)",
+    )
+    parser.add_argument(
         "--against",
         type=Path,
         help="another checkout of the project: its service is measured in the same rounds, "
@@ -242,24 +268,17 @@ def main() -> int:
     if (os.cpu_count() or 1) < 2:
         server_cpu = load_cpu = "0"
 
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"itemsense_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database_url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(False)
     processes: list[subprocess.Popen[bytes]] = []
-    try:
-        seed(database_url)
-        with tempfile.TemporaryDirectory() as tmp_dir:
-            tmp = Path(tmp_dir)
-            samples = _run_rounds(args, database_url, server_cpu, load_cpu, tmp, processes)
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("itemsense_bench") as database_url:
+        try:
+            seed(database_url)
+            with tempfile.TemporaryDirectory() as tmp_dir:
+                tmp = Path(tmp_dir)
+                samples = _run_rounds(args, database_url, server_cpu, load_cpu, tmp, processes)
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
     return _report(samples, args)
 
 
@@ -271,7 +290,7 @@ def _run_rounds(
     tmp: Path,
     processes: list[subprocess.Popen[bytes]],
 ) -> dict[str, list[Sample]]:
-    model = ROOT / "models" / "sentiment.joblib"
+    model = PROJECT_ROOT / "models" / "sentiment.joblib"
     flags = [
         "--host",
         "127.0.0.1",
@@ -291,8 +310,13 @@ def _run_rounds(
         "LOG_LEVEL": "INFO",
     }
     command = [sys.executable, "-m", "app.server", *flags]
+    traced_env = dict(service_env)
+    if args.tracing:
+        sink = otlp_sink()
+        traced_env["OTEL_TRACES_EXPORTER"] = "otlp"
+        traced_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink.server_port}"
     service = start_server(
-        [*command, "--port", str(service_port)], service_env, server_cpu, tmp / "service.log"
+        [*command, "--port", str(service_port)], traced_env, server_cpu, tmp / "service.log"
     )
     processes.append(service)
     bare = start_server(
@@ -307,7 +331,11 @@ def _run_rounds(
     wait_ready(service_base + "/health/ready", service)
     wait_ready(bare_base + "/", bare)
     targets = selected_targets(args.only)
-    measured = {name: (name, *target[:2]) for name, target in targets.items()}
+    measured: dict[str, tuple[str, str, str | None]] = {}
+    for name, (path, lua, _) in targets.items():
+        measured[name] = (name, path, lua)
+        if args.against is not None and name != BASELINE:
+            measured[name + AGAINST] = (name, path, lua)  # right after its twin
     if args.against is not None:
         against_port = free_port()
         against = start_server(
@@ -319,10 +347,9 @@ def _run_rounds(
         )
         processes.append(against)
         wait_ready(f"http://127.0.0.1:{against_port}/health/ready", against)
-        for name, (path, lua, _) in targets.items():
-            if name != BASELINE:
-                measured[name + AGAINST] = (name, path, lua)
-                bases[name + AGAINST] = f"http://127.0.0.1:{against_port}"
+        for key in measured:
+            if key.endswith(AGAINST):
+                bases[key] = f"http://127.0.0.1:{against_port}"
     # Warm every server (connections, caches, the allocator) before measuring.
     for key, (_, path, lua) in measured.items():
         run_wrk(bases.get(key, service_base), path, lua, 1, args.connections, load_cpu, tmp)
@@ -330,7 +357,9 @@ def _run_rounds(
     samples: dict[str, list[Sample]] = {key: [] for key in measured}
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number}/{args.rounds}", file=sys.stderr, flush=True)
-        for key, (_, path, lua) in measured.items():
+        # Every other round in reverse, so neither of two twins is always measured first.
+        order = list(measured.items())
+        for key, (_, path, lua) in order if round_number % 2 else order[::-1]:
             base = bases.get(key, service_base)
             samples[key].append(
                 run_wrk(base, path, lua, args.seconds, args.connections, load_cpu, tmp)

@@ -40,7 +40,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from tests.support import ADMIN_URL, ROOT, migrate
+from app import PROJECT_ROOT
+from bench.support import scratch_database
 
 API_KEY = "soak-key-" + uuid.uuid4().hex
 SEED_ITEMS = 500
@@ -244,7 +245,9 @@ def start_server(
         "--no-server-header", "--no-access-log", "--timeout-graceful-shutdown", "20",
     ]  # fmt: skip
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     if cpu is not None:
         os.sched_setaffinity(process.pid, {cpu})
     base = f"http://127.0.0.1:{port}"
@@ -287,15 +290,21 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     pin = args.pin and len(cpus) > 1
     server_cpu, client_cpu = (cpus[0], cpus[1]) if pin else (None, None)
 
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"itemsense_soak_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     log = Path(tempfile.mkdtemp(prefix="itemsense-soak-")) / "server.log"
+    with scratch_database("itemsense_soak") as url:
+        return _soak_on(url, args, model, log, server_cpu, client_cpu)
+
+
+def _soak_on(
+    url: str,
+    args: argparse.Namespace,
+    model: Path,
+    log: Path,
+    server_cpu: int | None,
+    client_cpu: int | None,
+) -> dict[str, Any]:
     process: subprocess.Popen[bytes] | None = None
     try:
-        migrate(url)
         seeded = seed_items(url)
         process, base = start_server(url, model, log, server_cpu)
         if client_cpu is not None:
@@ -363,9 +372,6 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def failures(figures: dict[str, Any]) -> list[str]:
@@ -417,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=60, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=15, help="seconds before the RSS baseline")
-    parser.add_argument("--model", default=str(ROOT / "models" / "sentiment.joblib"))
+    parser.add_argument("--model", default=str(PROJECT_ROOT / "models" / "sentiment.joblib"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--pin",

@@ -8,14 +8,14 @@ when the two differ. Run it through `make prometheusrule` after changing a rule 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-RULES_DIR = ROOT / "monitoring" / "rules"
-TARGET = ROOT / "monitoring" / "prometheusrule.yaml"
+from app import PROJECT_ROOT
+
+RULES_DIR = PROJECT_ROOT / "monitoring" / "rules"
+TARGET = PROJECT_ROOT / "monitoring" / "prometheusrule.yaml"
 HEADER = (
     "# GENERATED from monitoring/rules/*.yml by `make prometheusrule`; do not edit by hand\n"
     "# (tests/deploy fails when it differs from the rule files).\n"
@@ -61,4 +61,4 @@ def render() -> str:
 
 if __name__ == "__main__":
     TARGET.write_text(render(), encoding="utf-8")
-    sys.stdout.write(f"wrote {TARGET.relative_to(ROOT)}\n")
+    sys.stdout.write(f"wrote {TARGET.relative_to(PROJECT_ROOT)}\n")

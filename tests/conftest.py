@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.support import ADMIN_URL, IN_CI, ROOT, make_settings, migrate
+from tests.support import ADMIN_URL, IN_CI, PROJECT_ROOT, make_settings, migrate
 
 
 @pytest.fixture(scope="session")
@@ -73,14 +73,14 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained model artifact in a private folder (copied from models/ or trained anew)."""
     folder = tmp_path_factory.mktemp("model")
     target = folder / "sentiment.joblib"
-    built = ROOT / "models" / "sentiment.joblib"
+    built = PROJECT_ROOT / "models" / "sentiment.joblib"
     if built.exists() and built.with_suffix(".json").exists():
         shutil.copy(built, target)
         shutil.copy(built.with_suffix(".json"), target.with_suffix(".json"))
     else:
         subprocess.run(
             [sys.executable, "-m", "app.sentiment.training.train", "--output", str(target)],
-            cwd=ROOT,
+            cwd=PROJECT_ROOT,
             check=True,
         )
     return target

@@ -12,12 +12,10 @@ import pytest
 from alembic import command
 from alembic.config import Config
 
-from app.config import Settings, normalise_database_url
-
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = normalise_database_url(
-    os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-)
+from app import PROJECT_ROOT
+from app.config import Settings
+from app.errors import PROBLEM_TYPES
+from bench.support import ADMIN_URL as ADMIN_URL  # one PostgreSQL server for tests and bench
 
 
 def in_ci() -> bool:
@@ -48,8 +46,8 @@ def require_tool(name: str, install_hint: str = DEFAULT_INSTALL_HINT) -> str:
 
 def alembic_config(database_url: str) -> Config:
     """An Alembic config for the project's migrations aimed at `database_url`."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url)
     config.attributes["configure_logger"] = False
     return config
@@ -65,3 +63,21 @@ def make_settings(database_url: str, model_path: Path, **overrides: Any) -> Sett
     values: dict[str, Any] = {"database_url": database_url, "model_path": model_path}
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+# The whole answer of a request that found the database unavailable.
+DATABASE_UNAVAILABLE = {
+    "type": PROBLEM_TYPES + "database-unavailable",
+    "title": "Database unavailable",
+    "status": 503,
+    "detail": "Database unavailable, retry later",
+}
+
+
+def problem(response: Any) -> dict[str, Any]:
+    """The RFC 9457 problem details of an error answer, checked for their media type."""
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    assert {"type", "title", "status", "detail"} <= set(body)
+    return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -49,8 +51,20 @@ _PRICE_JSON_SCHEMA = {
     "description": "Exact price, at least 0, two decimal places. Returned as a string.",
     "examples": ["19.99"],
 }
+# Python's Decimal also reads other scripts' digits ("١٢"), underscores ("1_000") and
+# exponents ("1e2"); a price string must be plain ASCII digits (range and places checked after).
+_PRICE_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _plain_decimal_text(value: Any) -> Any:
+    if isinstance(value, str) and not _PRICE_TEXT.fullmatch(value):
+        raise ValueError('a price string is ASCII digits with an optional fraction, e.g. "19.99"')
+    return value
+
+
 Price = Annotated[
     Decimal,
+    BeforeValidator(_plain_decimal_text),
     Field(
         ge=0,
         max_digits=12,

@@ -19,23 +19,33 @@ from sqlalchemy import (
     update,
 )
 
+from app.errors import PROBLEM_TYPES, AppError
 from app.items.models import items, items_count
 
 
-class ItemNotFoundError(Exception):
+class ItemNotFoundError(AppError):
     """No item has this id."""
+
+    status_code = 404
+    title = "Item not found"
+    problem_type = PROBLEM_TYPES + "item-not-found"
 
     def __init__(self, item_id: int) -> None:
         super().__init__(f"Item {item_id} not found")
         self.item_id = item_id
 
 
-class VersionMismatchError(Exception):
-    """The client's If-Match version is not the stored one (someone changed the item)."""
+class VersionMismatchError(AppError):
+    """The item changed since the version named in If-Match; its ETag is the current one."""
+
+    status_code = 412
+    title = "Item changed"
+    problem_type = PROBLEM_TYPES + "version-mismatch"
 
     def __init__(self, item_id: int, current_version: int) -> None:
         super().__init__(
-            f"Item {item_id} has changed (now version {current_version}); fetch it and retry"
+            f"Item {item_id} has changed (now version {current_version}); fetch it and retry",
+            headers={"ETag": f'"{current_version}"'},
         )
         self.item_id = item_id
         self.current_version = current_version

@@ -28,12 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from app import PROJECT_ROOT
+from app.errors import PROBLEM_TYPES, AppError
 from app.sentiment.scorer import FastScorer, UnsupportedPipelineError, from_pipeline
 
 logger = logging.getLogger(__name__)
-
-# The folder that holds the `app` package, where the child process imports it from.
-_IMPORT_ROOT = Path(__file__).resolve().parents[2]
 
 # Texts the fast scorer must score as the pipeline does (negation, contrast, entities,
 # words outside any vocabulary, emoji), and that warm up the code paths.
@@ -68,6 +67,17 @@ class Prediction(NamedTuple):
 
 class ModelLoadError(Exception):
     """The artifact cannot be used; the message says why (shown in logs and 503 bodies)."""
+
+
+class ModelUnavailableError(AppError):
+    """No verified model is loaded; the detail says why (missing, corrupt or mismatched)."""
+
+    status_code = 503
+    title = "Model unavailable"
+    problem_type = PROBLEM_TYPES + "model-unavailable"
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(f"Sentiment model unavailable: {reason}", headers={"Retry-After": "30"})
 
 
 class Scorer(Protocol):
@@ -221,7 +231,7 @@ def _fast_scorer_in_child_process(data: bytes, artifact_path: Path) -> FastScore
         [sys.executable, "-m", __name__, str(artifact_path)],
         input=data,
         capture_output=True,
-        cwd=_IMPORT_ROOT,
+        cwd=PROJECT_ROOT,  # where the child imports `app` from
         check=False,
     )
     if child.returncode != 0:

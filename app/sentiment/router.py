@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from opentelemetry.trace import Tracer
 from pydantic import BaseModel
-from pydantic_core import to_json
 
-from app.errors import ModelUnavailableError
-from app.json_body import (
+from app.bypasses import (
     RequestOnlyRoute,
-    parse_json_body,
     read_json_text,
     request_body_openapi,
     validate_json_text,
 )
+from app.config import app_settings
+from app.errors import problem_responses
 from app.observability import INFERENCE_SECONDS, PREDICTION_ERRORS, PREDICTIONS
-from app.sentiment.model import Prediction, SentimentModel
+from app.sentiment.inference import InferenceQueue, ModelBusyError
+from app.sentiment.model import ModelUnavailableError, Prediction, SentimentModel
 from app.sentiment.schemas import (
     BatchPredictionOut,
     BatchPredictRequest,
@@ -31,32 +31,13 @@ from app.sentiment.schemas import (
     PredictionOut,
     PredictRequest,
 )
+from app.tracing import span
 
 router = APIRouter(tags=["sentiment"])
 
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {
-        "description": "No verified model is loaded (missing, corrupt or mismatched artifact).",
-        "content": {
-            "application/json": {
-                "example": {"detail": "Sentiment model unavailable: model artifact not found"}
-            }
-        },
-    }
-}
 
-_BAD_BODY: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not valid UTF-8."},
-    413: {"description": "The body is larger than MAX_BODY_BYTES."},
-}
-
-
-def loaded_model(request: Request) -> SentimentModel:
-    """The model loaded at start-up, or 503 with the reason it is not there.
-
-    Called directly rather than as a FastAPI dependency: dependency resolution costs more
-    than the prediction itself.
-    """
+async def loaded_model(request: Request) -> SentimentModel:
+    """The model loaded at start-up, or 503 with the reason it is not there."""
     model: SentimentModel | None = request.app.state.model
     if model is None:
         PREDICTION_ERRORS.inc()
@@ -64,122 +45,137 @@ def loaded_model(request: Request) -> SentimentModel:
     return model
 
 
-def prediction_json(prediction: Prediction, version: str) -> dict[str, Any]:
-    """A prediction as the plain dict `PredictionOut` describes, for `pydantic_core.to_json`.
-
-    Our own model's output needs no validation; building a `PredictionOut` per text would
-    cost more than a prediction. `tests/service/test_prediction_json.py` checks the bytes.
-    """
-    return {
-        "label": prediction.label,
-        "confidence": prediction.confidence,
-        "probabilities": prediction.probabilities,
-        "model_version": version,
-    }
+async def inference_queue(request: Request) -> InferenceQueue:
+    """The inference thread and its bounded queue (started and stopped in the lifespan)."""
+    queue: InferenceQueue = request.app.state.inference
+    return queue
 
 
-def _count(label: str, amount: int = 1) -> None:
-    counter = _COUNTERS.get(label)
-    if counter is None:  # `labels()` builds its key on every call; one look-up per label
-        counter = _COUNTERS[label] = PREDICTIONS.labels(label=label)
-    counter.inc(amount)
+_BODY_ERRORS = problem_responses(400, 413, 422, ModelUnavailableError, ModelBusyError)
 
 
-_COUNTERS: dict[str, Any] = {}
+async def request_tracer(request: Request) -> Tracer | None:
+    """The tracer for inference spans, None when tracing is off (app/tracing.py)."""
+    tracer: Tracer | None = request.app.state.tracer
+    return tracer
 
 
-# `async def` on purpose: a prediction costs microseconds, less than a threadpool hop.
-# The hot path skips FastAPI's parameter machinery, which costs more than the prediction:
-# the body is parsed by one `model_validate_json` call and the route calls the endpoint
-# directly (RequestOnlyRoute). The OpenAPI document describes it as any other route.
+Model = Annotated[SentimentModel, Depends(loaded_model)]
+
+
+def _predictions(
+    model: SentimentModel, texts: Sequence[str], tracer: Tracer | None
+) -> list[PredictionOut]:
+    """Run the model on the texts in a span, time it and count the labels."""
+    with span(
+        tracer, "sentiment.inference", **{"model.version": model.version, "texts": len(texts)}
+    ):
+        started = time.perf_counter()
+        predictions: list[Prediction] = model.predict_batch(texts)
+        INFERENCE_SECONDS.observe(time.perf_counter() - started)
+    for label, count in Counter(p.label for p in predictions).items():
+        PREDICTIONS.labels(label=label).inc(count)
+    return [
+        PredictionOut(
+            label=p.label,
+            confidence=p.confidence,
+            probabilities=p.probabilities,
+            model_version=model.version,
+        )
+        for p in predictions
+    ]
+
+
+def _json(body: BaseModel) -> Response:
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+# `async def`: a short text costs tens of microseconds, less than a hop to a worker thread.
+# Both POST routes parse their own bodies (app/bypasses.py): FastAPI's way costs more
+# than a prediction.
 async def predict(request: Request) -> Response:
     """Return the most probable label, its confidence and every class's probability."""
-    body = await parse_json_body(request, PredictRequest)
-    model = loaded_model(request)
-    started = time.perf_counter()
-    prediction = model.predict(body.text)
-    INFERENCE_SECONDS.observe(time.perf_counter() - started)
-    _count(prediction.label)
-    payload = to_json(prediction_json(prediction, model.version))
-    return Response(payload, media_type="application/json")
+    body = validate_json_text(await read_json_text(request), PredictRequest)
+    model = await loaded_model(request)
+    tracer = await request_tracer(request)
+    # A short text costs less than a hop to another thread; a long one (milliseconds) would
+    # hold every other request, probes included, and waits for the inference thread instead.
+    if len(body.text) <= (await app_settings(request)).predict_inline_chars:
+        return _json(_predictions(model, [body.text], tracer)[0])
+    queue = await inference_queue(request)
+    return _json((await queue.run(_predictions, model, [body.text], tracer))[0])
 
 
-def _add_prediction_route(
-    path: str,
-    endpoint: Callable[[Request], Awaitable[Response]],
-    body: type[BaseModel],
-    response: type[BaseModel],
-    summary: str,
-) -> None:
-    """A POST route whose endpoint parses its own JSON body (``RequestOnlyRoute``), with
-    the body, the answer and the failure codes in the OpenAPI document."""
+async def predict_batch(request: Request) -> Response:
+    """One prediction per text, in order (at most `PREDICT_BATCH_MAX` texts and
+    `PREDICT_BATCH_MAX_CHARS` characters).
+
+    Validated and run on the inference thread: a batch takes milliseconds, which on the event
+    loop would hold every other request.
+    """
+    text = await read_json_text(request)
+    model = await loaded_model(request)
+    settings = await app_settings(request)
+    queue = await inference_queue(request)
+    answer = await queue.run(
+        _answer_batch,
+        model,
+        text,
+        settings.predict_batch_max,
+        settings.predict_batch_max_chars,
+        await request_tracer(request),
+    )
+    return _json(answer)
+
+
+def _answer_batch(
+    model: SentimentModel, text: str, limit: int, max_chars: int, tracer: Tracer | None
+) -> BatchPredictionOut:
+    body = validate_json_text(text, BatchPredictRequest)
+    if len(body.texts) > limit:
+        _refuse_texts(f"List should have at most {limit} items")
+    if sum(map(len, body.texts)) > max_chars:
+        _refuse_texts(f"The texts should have at most {max_chars} characters in all")
+    predictions = _predictions(model, body.texts, tracer)
+    return BatchPredictionOut(predictions=predictions, model_version=model.version)
+
+
+def _refuse_texts(message: str) -> NoReturn:
+    raise RequestValidationError([{"type": "too_long", "loc": ("body", "texts"), "msg": message}])
+
+
+for path, endpoint, body_model, response_model, operation_id, summary in (
+    ("/predict", predict, PredictRequest, PredictionOut, "predict", "Classify one text"),
+    (
+        "/predict/batch",
+        predict_batch,
+        BatchPredictRequest,
+        BatchPredictionOut,
+        "predict-batch",
+        "Classify several texts at once",
+    ),
+):
     router.add_api_route(
         path,
         endpoint,
         methods=["POST"],
         route_class_override=RequestOnlyRoute,
-        response_model=response,
-        responses={**_BAD_BODY, **_UNAVAILABLE},
+        operation_id=operation_id,
+        response_model=response_model,
+        responses=_BODY_ERRORS,
         summary=summary,
-        openapi_extra=request_body_openapi(body),
+        openapi_extra=request_body_openapi(body_model),
     )
 
 
-_add_prediction_route(
-    "/predict", predict, PredictRequest, PredictionOut, "Classify the sentiment of one text"
-)
-
-
-# Read like /predict (RequestOnlyRoute), but validated, run and serialised on the inference
-# thread (`app.state.inference_executor`, one thread): a batch takes milliseconds, and on
-# the event loop it would hold every other request for that long.
-async def predict_batch(request: Request) -> Response:
-    """One prediction per text, in order."""
-    text = await read_json_text(request)
-    model = loaded_model(request)
-    limit: int = request.app.state.settings.predict_batch_max
-    executor = request.app.state.inference_executor
-    loop = asyncio.get_running_loop()
-    payload, labels = await loop.run_in_executor(executor, _answer_batch, model, text, limit)
-    for label, amount in labels.items():
-        _count(label, amount)
-    return Response(payload, media_type="application/json")
-
-
-def _answer_batch(model: SentimentModel, text: str, limit: int) -> tuple[bytes, Counter[str]]:
-    """The response body for a batch request's JSON ``text`` and how many of each label it
-    holds; the model's duration is observed here (not the queueing)."""
-    body = validate_json_text(text, BatchPredictRequest)
-    if len(body.texts) > limit:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "too_long",
-                    "loc": ("body", "texts"),
-                    "msg": f"List should have at most {limit} items",
-                }
-            ]
-        )
-    started = time.perf_counter()
-    predictions = model.predict_batch(body.texts)
-    INFERENCE_SECONDS.observe(time.perf_counter() - started)
-    labels = Counter(prediction.label for prediction in predictions)
-    answers = [prediction_json(prediction, model.version) for prediction in predictions]
-    return to_json({"predictions": answers, "model_version": model.version}), labels
-
-
-_add_prediction_route(
-    "/predict/batch",
-    predict_batch,
-    BatchPredictRequest,
-    BatchPredictionOut,
-    "Classify several texts at once",
-)
-
-
 @router.get(
-    "/model/info", response_model=ModelInfo, responses=_UNAVAILABLE, summary="The loaded model"
+    "/model/info",
+    operation_id="model-info",
+    response_model=ModelInfo,
+    responses=problem_responses(ModelUnavailableError),
+    summary="The loaded model",
 )
-async def model_info(request: Request) -> ModelInfo:
-    """Name, version, classes, artifact sha256, scikit-learn version, training and evaluation."""
-    return ModelInfo.model_validate(loaded_model(request).info)
+async def model_info(model: Model) -> ModelInfo:
+    """Name, version, classes, artifact sha256, scikit-learn version, training and evaluation,
+    and which scorer serves it."""
+    return ModelInfo.model_validate(model.info)

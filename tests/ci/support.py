@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from app import PROJECT_ROOT
 from tests.support import in_ci, require_tool
 
-REPO = Path(__file__).resolve().parents[2]
-GITHUB_DIR = REPO / ".github"
+GITHUB_DIR = PROJECT_ROOT / ".github"
 WORKFLOWS_DIR = GITHUB_DIR / "workflows"
 SCRIPTS_DIR = GITHUB_DIR / "scripts"
 WORKFLOW_FILES = sorted(WORKFLOWS_DIR.glob("*.yml"))
@@ -22,14 +22,16 @@ WORKFLOW_FILES = sorted(WORKFLOWS_DIR.glob("*.yml"))
 def require_file(path: Path) -> Path:
     """Return `path`, failing (under CI) or skipping (locally) when it does not exist yet."""
     if not path.exists():
-        message = f"{path.relative_to(REPO)} does not exist"
+        message = f"{path.relative_to(PROJECT_ROOT)} does not exist"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return path
 
 
-def run(args: list[str], cwd: Path = REPO, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path = PROJECT_ROOT, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run a command without a shell, capturing text output; never raises on a non-zero exit."""
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, check=False, timeout=240, **kwargs

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.ci.support import (
-    REPO,
+    PROJECT_ROOT,
     SCRIPTS_DIR,
     containers_of,
     rendered_kustomize,
@@ -49,13 +49,13 @@ def without_images(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_overlay_pins_every_container_to_the_pushed_image(
     tmp_path: Path, base: str, tag: str
 ) -> None:
-    tracked = (REPO / base / "kustomization.yaml").read_text()
+    tracked = (PROJECT_ROOT / base / "kustomization.yaml").read_text()
     out = tmp_path / "overlays" / "x"
     result = run(["bash", str(OVERLAY), base, str(out), REGISTRY_IMAGE, tag])
     assert result.returncode == 0, result.stderr
 
     rendered = rendered_kustomize(out)
-    original = rendered_kustomize(REPO / base)
+    original = rendered_kustomize(PROJECT_ROOT / base)
     workloads = [obj for obj in rendered if obj["kind"] in WORKLOAD_KINDS]
     assert workloads, f"{base} renders no workload"
     images = {c["image"] for obj in workloads for c in containers_of(obj)}
@@ -65,7 +65,7 @@ def test_overlay_pins_every_container_to_the_pushed_image(
     # Nothing else changes, except that the platform-owned Namespace is left out.
     kept = [obj for obj in original if obj["kind"] != "Namespace"]
     assert without_images(rendered) == without_images(kept)
-    assert (REPO / base / "kustomization.yaml").read_text() == tracked
+    assert (PROJECT_ROOT / base / "kustomization.yaml").read_text() == tracked
 
 
 @pytest.mark.parametrize(

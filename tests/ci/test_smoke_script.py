@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.support import REPO, SCRIPTS_DIR, require_tool, run
+from tests.ci.support import PROJECT_ROOT, SCRIPTS_DIR, require_tool, run
 
 SMOKE = SCRIPTS_DIR / "smoke-test.sh"
 API_KEY = "smoke-test-key-0123456789"
@@ -34,7 +34,7 @@ def service(database_url: str, model_path: Path, tmp_path: Path) -> Iterator[str
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(PROJECT_ROOT),
         "APP_ENV": "production",
         "DATABASE_URL": database_url,
         "MODEL_PATH": str(model_path),

@@ -15,7 +15,7 @@ import pytest
 
 from app.config import Settings
 from tests.ci.support import (
-    REPO,
+    PROJECT_ROOT,
     SCRIPTS_DIR,
     SHA_PIN,
     WORKFLOW_FILES,
@@ -36,7 +36,7 @@ INFRA = "infra.yml"
 
 def readme_test_command() -> str:
     """The README's test command: the first line of a fenced code block that starts `make test`."""
-    text = require_file(REPO / "README.md").read_text(encoding="utf-8")
+    text = require_file(PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     in_fence = False
     for line in text.splitlines():
         stripped = line.strip()
@@ -179,9 +179,9 @@ def test_ci_tests_every_supported_python_and_the_image_uses_the_newest() -> None
     assert (
         job["env"]["PYTHON"] == "python${{ matrix.python }}"
     )  # what `make test` builds .venv with
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["requires-python"] == f">={versions[0]}"
-    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(
         rf"^ARG PYTHON_IMAGE=python:{re.escape(versions[-1])}\.\d+-slim", dockerfile, re.M
     )
@@ -190,11 +190,11 @@ def test_ci_tests_every_supported_python_and_the_image_uses_the_newest() -> None
 def test_ci_installs_the_system_tools_with_the_projects_own_installer_first() -> None:
     # `make test` calls the installer through its `tools` target, where it can only install as
     # root; the runner user needs sudo, so the workflow runs the very same script before.
-    makefile = require_file(REPO / "Makefile").read_text(encoding="utf-8")
+    makefile = require_file(PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     recipe = re.search(r"^tools:.*\n\t(.+)$", makefile, flags=re.MULTILINE)
     assert recipe, "the Makefile has no `tools` target"
     installer = recipe.group(1).strip()
-    assert (REPO / installer.split()[-1]).is_file()
+    assert (PROJECT_ROOT / installer.split()[-1]).is_file()
     runs = [str(step.get("run", "")) for step in steps_of(load_workflow(CI), "test")]
     install_at = next(i for i, text in enumerate(runs) if f"sudo {installer}" in text)
     test_at = next(i for i, text in enumerate(runs) if text.strip() == readme_test_command())
@@ -225,7 +225,9 @@ def test_ci_builds_the_image_with_a_cache_and_smoke_tests_it() -> None:
 
 
 def test_ci_migrates_the_image_with_the_migration_jobs_own_command() -> None:
-    job = next(o for o in rendered_kustomize(REPO / "k8s" / "migrate") if o["kind"] == "Job")
+    job = next(
+        o for o in rendered_kustomize(PROJECT_ROOT / "k8s" / "migrate") if o["kind"] == "Job"
+    )
     command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
     script = run_text(steps_of(load_workflow(CI), "image"))
     assert f'"$IMAGE" {command}' in script
@@ -337,7 +339,7 @@ def test_production_promotes_the_digest_staging_ran_and_builds_nothing() -> None
 
 
 def test_deploy_names_match_infra() -> None:
-    config = require_file(REPO / "infra" / "itemsense_infra" / "config.py").read_text()
+    config = require_file(PROJECT_ROOT / "infra" / "itemsense_infra" / "config.py").read_text()
     constants = dict(re.findall(r'^([A-Z_]+) = "([^"]*)"$', config, flags=re.MULTILINE))
     env = load_workflow(DEPLOY)["env"]
     assert env["ECR_REPOSITORY"] == constants["REPOSITORY_NAME"]
@@ -349,7 +351,7 @@ def test_deploy_names_match_infra() -> None:
 
 def test_deploy_script_migrates_then_rolls_out_the_environments_overlay() -> None:
     script = DEPLOY_SCRIPT.read_text()
-    migrate = rendered_kustomize(REPO / "k8s" / "migrate")
+    migrate = rendered_kustomize(PROJECT_ROOT / "k8s" / "migrate")
     [job] = [obj for obj in migrate if obj["kind"] == "Job"]
     assert f'job="{job["metadata"]["name"]}"' in script
     # The script waits longer than the Job may run, so a stuck migration ends as Failed.
@@ -357,7 +359,7 @@ def test_deploy_script_migrates_then_rolls_out_the_environments_overlay() -> Non
     assert wait, "the deploy does not wait for the migration Job"
     assert int(wait.group(1)) > job["spec"]["activeDeadlineSeconds"]
     for environment in ("staging", "production"):
-        app = rendered_kustomize(REPO / "k8s" / "overlays" / environment)
+        app = rendered_kustomize(PROJECT_ROOT / "k8s" / "overlays" / environment)
         assert "itemsense-api" in {o["metadata"]["name"] for o in app if o["kind"] == "Deployment"}
     # Order matters: old Job removed, migration applied and awaited, its logs printed, then
     # the app applied, the rollout awaited and smoke-tested, else rolled back.
@@ -386,7 +388,7 @@ def test_deploy_only_applies_objects_inside_the_app_namespace(tmp_path: Path) ->
     # (cluster.py). So what the pipeline applies, the overlays its script writes, must hold
     # only objects inside it: a cluster-scoped object would be Forbidden on every deploy.
     namespace = load_workflow(DEPLOY)["env"]["NAMESPACE"]
-    cluster = require_file(REPO / "infra" / "itemsense_infra" / "cluster.py").read_text()
+    cluster = require_file(PROJECT_ROOT / "infra" / "itemsense_infra" / "cluster.py").read_text()
     assert "k8s.core.v1.Namespace(" in cluster, "infra no longer creates the app namespace"
     for base in ("k8s/overlays/staging", "k8s/overlays/production", "k8s/migrate"):
         out = tmp_path / base
@@ -431,7 +433,7 @@ def test_infra_previews_pull_requests_and_applies_main_only_for_infra_changes() 
         pulumi = uses_step(job["steps"], "pulumi/actions")[0]
         assert pulumi["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
         # Pulumi runs the program in the virtualenv Pulumi.yaml names: install into that one.
-        venv = load_yaml(REPO / "infra" / "Pulumi.yaml")["runtime"]["options"]["virtualenv"]
+        venv = load_yaml(PROJECT_ROOT / "infra" / "Pulumi.yaml")["runtime"]["options"]["virtualenv"]
         script = run_text(job["steps"])
         assert f"python -m venv infra/{venv}" in script
         assert (
@@ -440,19 +442,19 @@ def test_infra_previews_pull_requests_and_applies_main_only_for_infra_changes() 
 
 
 def test_infra_cli_version_matches_the_pinned_pulumi_sdk() -> None:
-    requirements = require_file(REPO / "infra" / "requirements.txt").read_text()
+    requirements = require_file(PROJECT_ROOT / "infra" / "requirements.txt").read_text()
     match = re.search(r"^pulumi==(\S+)$", requirements, flags=re.MULTILINE)
     assert match, "infra/requirements.txt does not pin pulumi"
     assert load_workflow(INFRA)["env"]["PULUMI_VERSION"] == match.group(1)
 
 
 def test_dependabot_watches_every_pinned_ecosystem() -> None:
-    config = load_yaml(REPO / ".github" / "dependabot.yml")
+    config = load_yaml(PROJECT_ROOT / ".github" / "dependabot.yml")
     entries = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
     assert {("uv", "/"), ("pip", "/infra"), ("docker", "/"), ("github-actions", "/")} <= entries
-    assert (REPO / "uv.lock").is_file()
-    assert (REPO / "infra" / "requirements.txt").is_file()
-    assert (REPO / "Dockerfile").is_file()
+    assert (PROJECT_ROOT / "uv.lock").is_file()
+    assert (PROJECT_ROOT / "infra" / "requirements.txt").is_file()
+    assert (PROJECT_ROOT / "Dockerfile").is_file()
 
 
 def test_workflow_files_are_the_only_yaml_in_the_workflows_dir() -> None:

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.ci.support import GITHUB_DIR, REPO, WORKFLOW_FILES, require_tool, run
+from tests.ci.support import GITHUB_DIR, PROJECT_ROOT, WORKFLOW_FILES, require_tool, run
 
 # A workflow every linter must reject: unpinned third-party action, credentials persisted,
 # attacker-controlled text expanded into a shell, write-all token, no timeout.
@@ -96,7 +96,7 @@ def test_checkov_github_actions_has_no_failures(tmp_path: Path) -> None:
             "--output",
             "json",
         ],
-        cwd=REPO,
+        cwd=PROJECT_ROOT,
     )
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]

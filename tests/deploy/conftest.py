@@ -22,7 +22,7 @@ from app.main import create_app
 from tests.deploy.support import (
     MIGRATE_DIR,
     OVERLAYS,
-    REPO,
+    PROJECT_ROOT,
     RUNTIME_API_KEY,
     copy_sources,
     free_port,
@@ -93,8 +93,8 @@ def live_client(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> I
     """
     database = tmp_path_factory.mktemp("deploy-db") / "items.db"
     url = f"sqlite:///{database}"
-    config = Config(str(REPO / "alembic.ini"))
-    config.set_main_option("script_location", str(REPO / "migrations"))
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
@@ -169,11 +169,13 @@ def staged_image(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> 
         for source in sources:
             ignore = ["__pycache__"]
             if from_stage is None:
-                origin = REPO / source
+                origin = PROJECT_ROOT / source
             elif source.rstrip("/") == "/build/models":
                 origin = model_path.parent  # what the builder's training step produces
             elif source.rstrip("/") == "/build/app":
-                origin = REPO / "app"  # the builder deletes the training code after training
+                origin = (
+                    PROJECT_ROOT / "app"
+                )  # the builder deletes the training code after training
                 ignore.append("training")
             else:
                 assert source == "/opt/venv", f"unexpected copy from the builder: {source}"

@@ -16,16 +16,16 @@ import httpx
 import pytest
 import yaml
 
+from app import PROJECT_ROOT
 from tests.support import in_ci, require_tool  # noqa: F401  (re-exported)
 
-REPO = Path(__file__).resolve().parents[2]
-K8S_DIR = REPO / "k8s"
+K8S_DIR = PROJECT_ROOT / "k8s"
 BASE_DIR = K8S_DIR / "base"
 MIGRATE_DIR = K8S_DIR / "migrate"
 # Environment name -> its kustomize overlay; each has an infra stack infra/Pulumi.<name>.yaml.
 OVERLAYS = {name: K8S_DIR / "overlays" / name for name in ("staging", "production")}
 CRDS_DIR = Path(__file__).resolve().parent / "crds"
-MONITORING_DIR = REPO / "monitoring"
+MONITORING_DIR = PROJECT_ROOT / "monitoring"
 RULES_DIR = MONITORING_DIR / "rules"
 RULE_TESTS_DIR = MONITORING_DIR / "tests"
 GRAFANA_DIR = MONITORING_DIR / "grafana"
@@ -52,7 +52,7 @@ RUNBOOK_BASE = "https://github.com/itemsense/itemsense/blob/main/docs/operations
 
 
 def run(
-    args: list[str], cwd: Path = REPO, timeout: float = 300
+    args: list[str], cwd: Path = PROJECT_ROOT, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run a command without a shell and capture its text output; never raises on exit codes."""
     return subprocess.run(
@@ -226,7 +226,7 @@ RUNTIME_API_KEY = "runtime-image-test-key"
 
 def runtime_stage() -> list[Instruction]:
     """Instructions of the Dockerfile's final stage."""
-    return dockerfile_stages((REPO / "Dockerfile").read_text(encoding="utf-8"))[-1]
+    return dockerfile_stages((PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8"))[-1]
 
 
 def image_env(workdir: str, root: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.support import (
-    REPO,
+    PROJECT_ROOT,
     SERVER_COMMAND,
     load_yaml,
     require_tool,
@@ -17,7 +17,7 @@ from tests.deploy.support import (
     settings_env_names,
 )
 
-COMPOSE = REPO / "docker-compose.yml"
+COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 APP_SERVICES = ("migrate", "api")
 # `${VAR:?message}`: compose refuses to start when VAR is unset or empty.
 REQUIRED = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]*\}")
@@ -164,7 +164,7 @@ def test_api_port_is_the_server_port_on_loopback(services: dict[str, dict[str, A
 
 
 def test_prometheus_scrapes_the_api_service_on_the_server_port() -> None:
-    config = load_yaml(REPO / "monitoring" / "prometheus.yml")
+    config = load_yaml(PROJECT_ROOT / "monitoring" / "prometheus.yml")
     server_port = SERVER_COMMAND[SERVER_COMMAND.index("--port") + 1]
     job = next(j for j in config["scrape_configs"] if j["job_name"] == "itemsense-api")
     assert job["static_configs"][0]["targets"] == [f"api:{server_port}"]
@@ -188,10 +188,10 @@ def test_monitoring_mounts_point_at_files_in_the_repo(services: dict[str, dict[s
         if source.startswith("./")
     }
     assert grafana_mounts["./monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
-    provider = load_yaml(REPO / "monitoring/grafana/provisioning/dashboards/itemsense.yml")
+    provider = load_yaml(PROJECT_ROOT / "monitoring/grafana/provisioning/dashboards/itemsense.yml")
     dashboards_target = provider["providers"][0]["options"]["path"]
     assert grafana_mounts["./monitoring/grafana/dashboards"] == dashboards_target
     for source in [*prometheus_mounts, *grafana_mounts]:
-        assert (REPO / source).exists(), source
+        assert (PROJECT_ROOT / source).exists(), source
     command = services["prometheus"]["command"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in command

@@ -4,7 +4,6 @@ the PrometheusRule carries exactly the groups of monitoring/rules/ (one source).
 from __future__ import annotations
 
 import copy
-import importlib.util
 import sys
 from typing import Any
 
@@ -12,12 +11,12 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.support import CRDS_DIR, MONITORING_DIR, REPO, RULES_DIR, load_yaml
+from tests.deploy.support import CRDS_DIR, MONITORING_DIR, PROJECT_ROOT, RULES_DIR, load_yaml
 
 Objects = list[dict[str, Any]]
 CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
-sys.path.insert(0, str(REPO / "infra"))
+sys.path.insert(0, str(PROJECT_ROOT / "infra"))
 from itemsense_infra.addons import PROMETHEUS_STACK_CHART  # noqa: E402
 
 
@@ -110,12 +109,8 @@ def test_prometheus_rule_groups_are_exactly_the_rule_files(rendered_app: Objects
 
 
 def test_committed_prometheus_rule_is_what_the_generator_writes() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "render_prometheusrule", REPO / "scripts" / "render_prometheusrule.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from scripts.render_prometheusrule import render
+
     committed = (MONITORING_DIR / "prometheusrule.yaml").read_text(encoding="utf-8")
-    assert committed == module.render(), "run `make prometheusrule`"
+    assert committed == render(), "run `make prometheusrule`"
     assert yaml.safe_load(committed)["spec"]["groups"] == rule_file_groups()

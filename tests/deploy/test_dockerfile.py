@@ -10,7 +10,7 @@ import pytest
 
 from tests.deploy.support import (
     APP_UID,
-    REPO,
+    PROJECT_ROOT,
     SERVER_COMMAND,
     Instruction,
     copy_sources,
@@ -21,8 +21,8 @@ from tests.deploy.support import (
     run,
 )
 
-DOCKERFILE = REPO / "Dockerfile"
-DOCKERIGNORE = REPO / ".dockerignore"
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_one_pinned_slim_python_for_builder_and_runtime(stages: list[list[Instru
 
 
 def test_uv_is_the_pinned_version_the_makefile_uses(stages: list[list[Instruction]]) -> None:
-    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     version = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
     assert version
     assert _stage(stages, "uv")[0].value == f"ghcr.io/astral-sh/uv:{version.group(1)} AS uv"
@@ -225,6 +225,6 @@ def test_dockerignore_is_an_allow_list_matching_the_copies(
     }
     assert allowed == copied_from_context
     for path in allowed:
-        assert (REPO / path).exists(), f"{path} is copied but does not exist"
+        assert (PROJECT_ROOT / path).exists(), f"{path} is copied but does not exist"
     assert not allowed & {"tests", ".env", "models", ".git", ".venv"}
     assert "**/.env" in lines

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.support import OVERLAYS, REPO
+from tests.deploy.support import OVERLAYS, PROJECT_ROOT
 
-sys.path.insert(0, str(REPO / "infra"))
+sys.path.insert(0, str(PROJECT_ROOT / "infra"))
 from itemsense_infra.addons import PROMETHEUS_NAME
 from itemsense_infra.network import plan_subnets
 
@@ -28,7 +28,7 @@ RESERVED = 3
 
 def stack(environment: str) -> dict[str, Any]:
     """infra/Pulumi.<environment>.yaml's settings, keys without the `itemsense:` prefix."""
-    text = (REPO / "infra" / f"Pulumi.{environment}.yaml").read_text(encoding="utf-8")
+    text = (PROJECT_ROOT / "infra" / f"Pulumi.{environment}.yaml").read_text(encoding="utf-8")
     config = yaml.safe_load(text)["config"]
     return {key.removeprefix("itemsense:"): value for key, value in config.items()}
 

@@ -18,7 +18,7 @@ from tests.deploy.support import (
     APP_UID,
     BASE_DIR,
     K8S_DIR,
-    REPO,
+    PROJECT_ROOT,
     SERVER_COMMAND,
     dockerfile_stages,
     exec_form,
@@ -50,7 +50,7 @@ def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
 
 def image_cmd() -> list[str]:
     """The Dockerfile's runtime CMD."""
-    runtime = dockerfile_stages((REPO / "Dockerfile").read_text(encoding="utf-8"))[-1]
+    runtime = dockerfile_stages((PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8"))[-1]
     return exec_form(next(i.value for i in runtime if i.keyword == "CMD"))
 
 
@@ -329,7 +329,7 @@ def test_configmap_values_are_accepted_by_settings(rendered_app: Objects) -> Non
 
 def test_model_path_is_where_the_image_puts_the_model(rendered_app: Objects) -> None:
     config = one(rendered_app, "ConfigMap", "itemsense-config")["data"]
-    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert f"MODEL_PATH={config['MODEL_PATH']}" in dockerfile
 
 
@@ -426,4 +426,4 @@ def test_migration_job(job: dict[str, Any]) -> None:
             "valueFrom": {"secretKeyRef": {"name": "itemsense-secrets", "key": "DATABASE_URL"}},
         }
     ]
-    assert (REPO / "alembic.ini").exists()
+    assert (PROJECT_ROOT / "alembic.ini").exists()

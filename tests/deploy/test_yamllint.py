@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.deploy.support import K8S_DIR, MONITORING_DIR, REPO, require_tool, run
+from tests.deploy.support import K8S_DIR, MONITORING_DIR, PROJECT_ROOT, require_tool, run
 
 # Default rules, with room for the long PromQL and URLs these files carry. Compose and
 # Kubernetes files are single documents without `---` headers; `on`-style keys are not used.
@@ -17,7 +17,7 @@ HINT = "yamllint: a dev dependency, installed by make test"
 
 def test_deployment_yaml_is_clean() -> None:
     yamllint = require_tool("yamllint", HINT)
-    targets = [REPO / "docker-compose.yml", K8S_DIR, MONITORING_DIR]
+    targets = [PROJECT_ROOT / "docker-compose.yml", K8S_DIR, MONITORING_DIR]
     result = run([yamllint, "--strict", "-d", CONFIG, *map(str, targets)])
     assert result.returncode == 0, result.stdout + result.stderr
 

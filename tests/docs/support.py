@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
+from app import PROJECT_ROOT
 from tests.support import in_ci, require_tool  # noqa: F401  (re-exported)
 
-REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
-CONTRIBUTING = REPO / "CONTRIBUTING.md"
-DOCS_DIR = REPO / "docs"
+README = PROJECT_ROOT / "README.md"
+CONTRIBUTING = PROJECT_ROOT / "CONTRIBUTING.md"
+DOCS_DIR = PROJECT_ROOT / "docs"
 OPERATIONS = DOCS_DIR / "operations.md"
 ARCHITECTURE = DOCS_DIR / "architecture.md"
-MAKEFILE = REPO / "Makefile"
+MAKEFILE = PROJECT_ROOT / "Makefile"
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+-]*)")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -1,11 +1,11 @@
-"""docs/architecture.md: one Mermaid diagram, the decisions issue 9 asks for, current numbers."""
+"""docs/architecture.md: one Mermaid diagram, the decisions an adopter asks about, its numbers."""
 
 from __future__ import annotations
 
 import yaml
 
 from app.config import Settings
-from tests.docs.support import ARCHITECTURE, REPO, anchors, fenced_blocks
+from tests.docs.support import ARCHITECTURE, PROJECT_ROOT, anchors, fenced_blocks
 
 DECISIONS = {
     # Anchor of the section -> what it must explain.
@@ -53,10 +53,12 @@ def test_the_design_decisions_have_sections() -> None:
 
 
 def test_the_numbers_match_the_manifests_and_settings() -> None:
-    hpa = yaml.safe_load((REPO / "k8s" / "base" / "hpa.yaml").read_text(encoding="utf-8"))["spec"]
-    config = yaml.safe_load((REPO / "k8s" / "base" / "configmap.yaml").read_text(encoding="utf-8"))[
-        "data"
+    hpa = yaml.safe_load((PROJECT_ROOT / "k8s" / "base" / "hpa.yaml").read_text(encoding="utf-8"))[
+        "spec"
     ]
+    config = yaml.safe_load(
+        (PROJECT_ROOT / "k8s" / "base" / "configmap.yaml").read_text(encoding="utf-8")
+    )["data"]
     defaults = Settings.model_fields
     body = text()
     assert f"HPA {hpa['minReplicas']} to {hpa['maxReplicas']} replicas" in body

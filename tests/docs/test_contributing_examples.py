@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.support import CONTRIBUTING, REPO, fenced_blocks
+from tests.docs.support import CONTRIBUTING, PROJECT_ROOT, fenced_blocks
 
 
 def example(marker: str) -> str:
@@ -41,18 +41,18 @@ def scratch(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Path:
     """The tracked files of the working tree, the trained model and mypy's cache, copied."""
     root = tmp_path_factory.mktemp("contributing")
     files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+        ["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True
     ).stdout.decode()
     for name in filter(None, files.split("\0")):
-        source = REPO / name
+        source = PROJECT_ROOT / name
         if source.is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     (root / "models").mkdir(exist_ok=True)
     shutil.copy(model_path, root / "models" / "sentiment.joblib")
     shutil.copy(model_path.with_suffix(".json"), root / "models" / "sentiment.json")
-    if (REPO / ".mypy_cache").is_dir():  # a warm cache: seconds instead of a minute
-        shutil.copytree(REPO / ".mypy_cache", root / ".mypy_cache")
+    if (PROJECT_ROOT / ".mypy_cache").is_dir():  # a warm cache: seconds instead of a minute
+        shutil.copytree(PROJECT_ROOT / ".mypy_cache", root / ".mypy_cache")
     return root
 
 
@@ -88,7 +88,7 @@ def test_the_endpoint_example_passes_lint_and_its_tests(scratch: Path, env: dict
     assert imported == 1, "router.py's schema import changed: update CONTRIBUTING.md"
     router.write_text(text, encoding="utf-8")
     insert_before(
-        router, '@router.get(\n    "/{item_id}",', example('@router.get("/count"') + "\n\n"
+        router, '@router.get(\n    "/{item_id}",', example('operation_id="items-count"') + "\n\n"
     )
     (scratch / "tests" / "items" / "test_items_count.py").write_text(
         example('"""GET /items/count'), encoding="utf-8"

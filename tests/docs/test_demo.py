@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.docs.support import REPO
+from tests.docs.support import PROJECT_ROOT
 from tests.support import migrate
 
-DEMO = REPO / "scripts" / "demo.py"
+DEMO = PROJECT_ROOT / "scripts" / "demo.py"
 API_KEY = "demo-test-key"
 
 
@@ -50,7 +50,7 @@ def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     env = {
         **os.environ,
         # Run from a scratch directory so a developer's .env cannot change the settings.
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(PROJECT_ROOT),
         "DATABASE_URL": database_url,
         "MODEL_PATH": str(model_path),
         "APP_ENV": "development",

@@ -15,8 +15,8 @@ from tests.docs.support import (
     DOCS_DIR,
     MAKEFILE,
     OPERATIONS,
+    PROJECT_ROOT,
     README,
-    REPO,
     anchors,
     code_snippets,
     links,
@@ -52,7 +52,7 @@ def make_targets_named(text: str) -> set[str]:
 
 
 def rel(path: Path) -> str:
-    return str(path.relative_to(REPO))
+    return str(path.relative_to(PROJECT_ROOT))
 
 
 def test_the_documents_exist() -> None:
@@ -74,7 +74,7 @@ def test_every_phony_target_is_a_rule_that_make_help_lists() -> None:
     phony = phony_targets(text)
     result = subprocess.run(
         [make, "--no-print-directory", "help"],
-        cwd=REPO,
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         check=False,

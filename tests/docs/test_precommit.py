@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from tests.docs.support import MAKEFILE, REPO, require_tool
+from tests.docs.support import MAKEFILE, PROJECT_ROOT, require_tool
 
-CONFIG = REPO / ".pre-commit-config.yaml"
+CONFIG = PROJECT_ROOT / ".pre-commit-config.yaml"
 # Each hook's tool and the locked package that provides it.
 TOOL_PACKAGES = {
     "ruff": "ruff",
@@ -46,7 +46,7 @@ def hooks() -> list[dict[str, Any]]:
 
 def dev_pins() -> dict[str, str]:
     """Package -> version of everything uv.lock pins (the dev groups included)."""
-    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    lock = tomllib.loads((PROJECT_ROOT / "uv.lock").read_text(encoding="utf-8"))
     return {package["name"].lower(): package["version"] for package in lock["package"]}
 
 
@@ -114,7 +114,7 @@ def test_hooks_only_check_and_never_rewrite_files() -> None:
 
 
 def test_pre_commit_passes_on_the_whole_tree() -> None:
-    result = pre_commit(REPO)
+    result = pre_commit(PROJECT_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     # "Passed", not "(no files to check)Skipped": each hook's pattern matches real files.
     for hook in hooks():
@@ -131,7 +131,7 @@ def test_hooks_reject_broken_files(tmp_path: Path) -> None:
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv" / "bin").symlink_to(venv_bin)
     for name in (".pre-commit-config.yaml", ".yamllint.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     (tmp_path / "app").mkdir()
     (tmp_path / ".gitignore").write_text(".venv/\n")
     (tmp_path / "app" / "__init__.py").write_text('import os\ncount: int = "three"\nx=[1,\n2]\n')

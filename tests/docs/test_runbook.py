@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.main import create_app
 from tests.docs.support import (
     OPERATIONS,
-    REPO,
+    PROJECT_ROOT,
     anchors,
     fenced_blocks,
     github_anchor,
@@ -26,8 +26,8 @@ from tests.docs.support import (
 )
 from tests.support import make_settings, migrate
 
-RULE_FILES = sorted((REPO / "monitoring" / "rules").glob("*.yml"))
-# The procedures issue 9 asks for, by the anchor other documents link to.
+RULE_FILES = sorted((PROJECT_ROOT / "monitoring" / "rules").glob("*.yml"))
+# The procedures an operator needs, by the anchor other documents link to.
 REQUIRED_SECTIONS = {
     "scaling",
     "rolling-back-a-deploy",
@@ -132,13 +132,13 @@ def test_anchors_skip_code_blocks_and_number_repeats() -> None:
 def test_connection_budget_in_the_scaling_section_matches_the_manifests() -> None:
     # The documented worst case: (maxReplicas + maxSurge) pods x (pool + overflow), plus the
     # migration Job. Raising any of these without redoing the arithmetic fails here.
-    hpa = yaml.safe_load((REPO / "k8s" / "base" / "hpa.yaml").read_text(encoding="utf-8"))
+    hpa = yaml.safe_load((PROJECT_ROOT / "k8s" / "base" / "hpa.yaml").read_text(encoding="utf-8"))
     deployment = yaml.safe_load(
-        (REPO / "k8s" / "base" / "deployment.yaml").read_text(encoding="utf-8")
+        (PROJECT_ROOT / "k8s" / "base" / "deployment.yaml").read_text(encoding="utf-8")
     )
-    config = yaml.safe_load((REPO / "k8s" / "base" / "configmap.yaml").read_text(encoding="utf-8"))[
-        "data"
-    ]
+    config = yaml.safe_load(
+        (PROJECT_ROOT / "k8s" / "base" / "configmap.yaml").read_text(encoding="utf-8")
+    )["data"]
     max_replicas = hpa["spec"]["maxReplicas"]
     surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
     pool, overflow = int(config["DB_POOL_SIZE"]), int(config["DB_MAX_OVERFLOW"])

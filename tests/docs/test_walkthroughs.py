@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.support import REPO, code_snippets, fenced_blocks
+from tests.docs.support import PROJECT_ROOT, code_snippets, fenced_blocks
 
-WALKTHROUGHS = [REPO / "infra" / "README.md", REPO / "k8s" / "README.md"]
+WALKTHROUGHS = [PROJECT_ROOT / "infra" / "README.md", PROJECT_ROOT / "k8s" / "README.md"]
 # The outside tools the walkthroughs use (installed by the operator, see infra/README.md).
 TOOLS = {"aws", "pulumi", "kubectl", "gh", "curl", "jq", "python3", "sleep", "cd", "base64"}
 # Made by the walkthrough's own commands (`pulumi install` creates the program's virtualenv).
@@ -23,7 +23,7 @@ _REPO_PATH = re.compile(
 
 
 def rel(path: Path) -> str:
-    return str(path.relative_to(REPO))
+    return str(path.relative_to(PROJECT_ROOT))
 
 
 def named_paths(text: str) -> set[str]:
@@ -54,7 +54,9 @@ def test_every_file_named_exists(document: Path) -> None:
     text = document.read_text(encoding="utf-8")
     paths = named_paths(text)
     assert paths, f"{rel(document)} names no repository file"
-    missing = sorted(path for path in paths - GENERATED if not (REPO / path.rstrip("/")).exists())
+    missing = sorted(
+        path for path in paths - GENERATED if not (PROJECT_ROOT / path.rstrip("/")).exists()
+    )
     assert not missing, f"{rel(document)} names missing files: {missing}"
 
 
@@ -64,7 +66,7 @@ def test_every_command_is_a_known_tool_or_a_repository_script(document: Path) ->
     for word in commands(document.read_text(encoding="utf-8")):
         if word in TOOLS or any(word.startswith(prefix) for prefix in SHELL_WORDS):
             continue
-        if "/" in word and (REPO / word).is_file():
+        if "/" in word and (PROJECT_ROOT / word).is_file():
             continue
         unknown.append(word)
     assert not unknown, f"{rel(document)}: {unknown}"

@@ -13,12 +13,13 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import pulumi
 
-INFRA_DIR = Path(__file__).resolve().parents[2] / "infra"
+from app import PROJECT_ROOT
+
+INFRA_DIR = PROJECT_ROOT / "infra"
 if str(INFRA_DIR) not in sys.path:
     sys.path.insert(0, str(INFRA_DIR))  # the program is run from infra/ by the Pulumi CLI
 

@@ -11,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from app.errors import PROBLEM_TYPES
+from tests.support import problem
+
 
 def create(client: TestClient, **fields: Any) -> dict[str, Any]:
     response = client.post("/items", json={"name": "Lamp", **fields})
@@ -20,7 +23,7 @@ def create(client: TestClient, **fields: Any) -> dict[str, Any]:
 
 
 def error_fields(response: Any) -> list[str]:
-    return [str(error["loc"][-1]) for error in response.json()["detail"]]
+    return [str(error["loc"][-1]) for error in problem(response)["errors"]]
 
 
 def test_create_returns_201_location_etag_and_stored_item(client: TestClient) -> None:
@@ -103,7 +106,9 @@ def test_unknown_id_is_404_json(client: TestClient) -> None:
         kwargs: dict[str, Any] = {"json": {"name": "x"}} if method == "patch" else {}
         response = getattr(client, method)("/items/424242", **kwargs)
         assert response.status_code == 404
-        assert response.json() == {"detail": "Item 424242 not found"}
+        body = problem(response)
+        assert body["detail"] == "Item 424242 not found"
+        assert body["type"] == PROBLEM_TYPES + "item-not-found"
 
 
 @pytest.mark.parametrize("item_id", ["0", "-1", "abc", "1.5", str(2**63), "9" * 40])
@@ -180,7 +185,7 @@ def test_invalid_patch_is_422(client: TestClient, payload: dict[str, Any], field
     item = create(client)
     response = client.patch(f"/items/{item['id']}", json=payload)
     assert response.status_code == 422
-    assert field in [str(e["loc"][-1]) for e in response.json()["detail"]] or field == "body"
+    assert field in [str(e["loc"][-1]) for e in problem(response)["errors"]] or field == "body"
     assert client.get(f"/items/{item['id']}").json() == item
 
 

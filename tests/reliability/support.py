@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import ROOT
+from tests.support import PROJECT_ROOT
 
 # Settings a developer's shell or .env might hold; the server under test gets only ours.
 _APP_ENV_VARS = (
@@ -166,7 +166,7 @@ def running_server(
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT
+            command, cwd=PROJECT_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT
         )
     server = Server(process, f"http://127.0.0.1:{port}", port, log_path)
     try:

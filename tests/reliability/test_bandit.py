@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support import ROOT
+from tests.support import PROJECT_ROOT
 
 # B101 (assert): app/ uses assert only to narrow types for mypy on paths the code already
 # guarantees; none guards a security decision, and `python -O` dropping them changes nothing.
@@ -19,7 +19,7 @@ def bandit(target: Path) -> list[dict[str, Any]]:
     """bandit's findings (all severities and confidences) for a file or a package."""
     result = subprocess.run(
         [sys.executable, "-m", "bandit", "-r", str(target), "-s", SKIPS, "-f", "json", "-q"],
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -31,7 +31,7 @@ def bandit(target: Path) -> list[dict[str, Any]]:
 
 
 def test_bandit_finds_nothing_in_app() -> None:
-    findings = bandit(ROOT / "app")
+    findings = bandit(PROJECT_ROOT / "app")
     assert not findings, [
         f"{f['filename']}:{f['line_number']} {f['test_id']} {f['issue_text']}" for f in findings
     ]

@@ -15,8 +15,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.reliability.support import PostgresCluster, running_server, server_env
+from tests.support import DATABASE_UNAVAILABLE
 
-UNAVAILABLE = {"detail": "Database unavailable, retry later"}
+UNAVAILABLE = DATABASE_UNAVAILABLE
 
 
 def ready_gauge(base_url: str) -> float:

@@ -25,13 +25,14 @@ from tests.reliability.support import (
     running_server,
     server_env,
 )
+from tests.support import DATABASE_UNAVAILABLE
 
 CONNECT_TIMEOUT = 1  # DB_CONNECT_TIMEOUT, seconds
 POOL_TIMEOUT = 1  # DB_POOL_TIMEOUT, seconds
 # Longest a request may take while the database is down: both timeouts plus scheduling slack
 # on a busy 2-core machine. A request that waited on a dead socket would take far longer.
 NO_HANG_BOUND = CONNECT_TIMEOUT + POOL_TIMEOUT + 3
-UNAVAILABLE = {"detail": "Database unavailable, retry later"}
+UNAVAILABLE = DATABASE_UNAVAILABLE
 
 
 def stored_items(url: str) -> dict[str, dict[str, Any]]:

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.support import make_settings, migrate
+from tests.support import DATABASE_UNAVAILABLE, make_settings, migrate
 
-UNAVAILABLE = {"detail": "Database unavailable, retry later"}
+UNAVAILABLE = DATABASE_UNAVAILABLE
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from app import PROJECT_ROOT
 from app.sentiment.recipe.pipeline import Recipe
 from app.sentiment.training.data import DOMAINS, Corpus, load_corpus
 from app.sentiment.training.train import fit_pipeline, train
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_ROOT / "data" / "sentiment"
+DATA_DIR = PROJECT_ROOT / "data" / "sentiment"
 SEED = 42
 
 

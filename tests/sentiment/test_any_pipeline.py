@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from app.main import create_app
 from app.sentiment.recipe.text import WordNgrams
 from app.sentiment.training.data import Corpus
-from tests.support import ROOT, make_settings
+from tests.support import PROJECT_ROOT, make_settings
 
 TEXTS = ["I love this lamp!", "Broke after a day, awful.", "It is a lamp.", "not bad at all"]
 
@@ -67,7 +67,7 @@ def _package(pipeline: Any, folder: Path, name: str) -> tuple[Path, str]:
     joblib.dump(pipeline, artifact)
     packaged = subprocess.run(
         [sys.executable, "-m", "app.sentiment.training.package", str(artifact), "--name", name],
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         check=True,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.support import make_settings
+from tests.support import make_settings, problem
 
 
 def test_predict_returns_label_probabilities_and_version(client: TestClient) -> None:
@@ -38,7 +40,7 @@ def test_negative_text_is_negative(client: TestClient) -> None:
 def test_invalid_predict_is_422(client: TestClient, payload: dict[str, object]) -> None:
     response = client.post("/predict", json=payload)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][0] == "body"
+    assert problem(response)["errors"][0]["loc"][0] == "body"
 
 
 def test_longest_allowed_text_is_accepted(client: TestClient) -> None:
@@ -80,10 +82,10 @@ def test_inference_thread_stops_with_the_app(database_url: str, model_path: Path
     app = create_app(make_settings(database_url, model_path))
     with TestClient(app) as client:
         assert client.post("/predict/batch", json={"texts": ["good"]}).status_code == 200
-        inference = app.state.inference_executor
-        assert inference.submit(sum, [1, 2]).result() == 3
+        inference = app.state.inference
+        assert asyncio.run(inference.run(sum, [1, 2])) == 3
     with pytest.raises(RuntimeError):  # shut down: nothing more can be queued
-        inference.submit(sum, [1, 2])
+        asyncio.run(inference.run(sum, [1, 2]))
 
 
 def test_batch_limits(make_client: Callable[..., TestClient]) -> None:
@@ -91,7 +93,7 @@ def test_batch_limits(make_client: Callable[..., TestClient]) -> None:
     assert client.post("/predict/batch", json={"texts": ["a", "b", "c"]}).status_code == 200
     too_many = client.post("/predict/batch", json={"texts": ["a", "b", "c", "d"]})
     assert too_many.status_code == 422
-    assert too_many.json()["detail"][0]["loc"] == ["body", "texts"]
+    assert problem(too_many)["errors"][0]["loc"] == ["body", "texts"]
     assert client.post("/predict/batch", json={"texts": []}).status_code == 422
     assert client.post("/predict/batch", json={"texts": ["ok", ""]}).status_code == 422
 
@@ -127,7 +129,7 @@ def test_unusable_model_gives_503_but_service_runs(
     client = _broken_model_client(make_client, tmp_path, model_path, how)
     predict = client.post("/predict", json={"text": "hello"})
     assert predict.status_code == 503
-    assert predict.json()["detail"].startswith("Sentiment model unavailable:")
+    assert problem(predict)["detail"].startswith("Sentiment model unavailable:")
     assert ("not found" if how == "missing" else "sha256") in predict.json()["detail"]
     assert client.post("/predict/batch", json={"texts": ["a"]}).status_code == 503
     assert client.get("/model/info").status_code == 503
@@ -137,3 +139,59 @@ def test_unusable_model_gives_503_but_service_runs(
     assert ready.json()["checks"]["model"].startswith("not loaded")
     assert client.get("/health/live").status_code == 200
     assert client.post("/items", json={"name": "still works"}).status_code == 201
+
+
+def test_a_batch_is_limited_in_characters_too(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(predict_batch_max_chars=10)
+    assert client.post("/predict/batch", json={"texts": ["great", "awful"]}).status_code == 200
+    too_long = client.post("/predict/batch", json={"texts": ["great", "awful!"]})
+    assert too_long.status_code == 422
+    [error] = problem(too_long)["errors"]
+    assert error["loc"] == ["body", "texts"] and "10 characters" in error["msg"]
+
+
+def test_long_texts_get_the_same_answer_on_the_inference_thread(
+    make_client: Callable[..., TestClient],
+) -> None:
+    inline, queued = make_client(), make_client(predict_inline_chars=0)
+    for text in ("not bad at all", "The screen is lovely. " * 200):
+        first = inline.post("/predict", json={"text": text})
+        assert first.status_code == 200
+        assert queued.post("/predict", json={"text": text}).json() == first.json()
+
+
+def _metric(client: TestClient, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name}")
+
+
+def test_a_full_inference_queue_answers_503_at_once_and_recovers(
+    database_url: str, model_path: Path
+) -> None:
+    app = create_app(
+        make_settings(database_url, model_path, inference_queue_max=1, predict_inline_chars=20)
+    )
+    release = threading.Event()
+    with TestClient(app) as client:
+        assert client.portal is not None
+        held = client.portal.start_task_soon(app.state.inference.run, release.wait, 30)
+        rejected = _metric(client, "itemsense_inference_rejected_total")
+        try:
+            assert _metric(client, "itemsense_inference_queue_depth") == 1
+            for path, body in (
+                ("/predict/batch", {"texts": ["good"]}),
+                ("/predict", {"text": "a text longer than twenty characters"}),
+            ):
+                busy = client.post(path, json=body)
+                assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+                assert problem(busy)["type"].endswith("#model-busy")
+            # Short texts never wait for the inference thread.
+            assert client.post("/predict", json={"text": "good"}).status_code == 200
+            assert _metric(client, "itemsense_inference_rejected_total") == rejected + 2
+        finally:
+            release.set()
+        assert held.result(timeout=10) is True
+        assert client.post("/predict/batch", json={"texts": ["good"]}).status_code == 200
+        assert _metric(client, "itemsense_inference_queue_depth") == 0

@@ -20,7 +20,7 @@ from app.sentiment.recipe.text import WordNgrams
 from app.sentiment.scorer import CharBlock, FastScorer, UnsupportedPipelineError, from_pipeline
 from app.sentiment.training.data import Corpus
 from app.sentiment.training.train import fit_pipeline
-from tests.support import ROOT
+from tests.support import PROJECT_ROOT
 
 # Words the tables built at load cannot hold: unseen, very long, punctuated, repeated,
 # non-ASCII, entities.
@@ -144,7 +144,7 @@ def test_the_scorer_runs_without_scikit_learn_numpy_or_scipy(full_pipeline: Any)
         [sys.executable, "-c", check, pickle.dumps(UNSEEN).hex()],
         input=pickle.dumps(scorer),
         capture_output=True,
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         check=True,
     )
     assert child.stdout.decode().strip() == repr(expected)

@@ -11,15 +11,16 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.security import ApiKeys
+from tests.support import problem
 
 
 def test_writes_need_a_valid_key_when_keys_are_set(make_client: Callable[..., TestClient]) -> None:
     client = make_client(api_keys="alpha-key,beta-key")
     missing = client.post("/items", json={"name": "x"})
     assert missing.status_code == 401
-    assert missing.json() == {"detail": "API key required in the X-API-Key header"}
+    assert problem(missing)["detail"] == "API key required in the X-API-Key header"
     wrong = client.post("/items", json={"name": "x"}, headers={"X-API-Key": "alpha-ke"})
-    assert wrong.status_code == 403 and wrong.json() == {"detail": "API key not accepted"}
+    assert wrong.status_code == 403 and problem(wrong)["detail"] == "API key not accepted"
     created = client.post("/items", json={"name": "x"}, headers={"X-API-Key": "beta-key"})
     assert created.status_code == 201
     url = created.headers["location"]

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from app import PROJECT_ROOT
 from app.config import Settings, normalise_database_url
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -63,8 +62,8 @@ def test_invalid_values_are_refused(field: str, value: object) -> None:
 
 
 def test_every_setting_is_documented_in_readme_and_env_example() -> None:
-    readme = (ROOT / "README.md").read_text()
-    example = (ROOT / ".env.example").read_text()
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    example = (PROJECT_ROOT / ".env.example").read_text()
     example_names = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
     for name in Settings.model_fields:
         assert f"| `{name.upper()}` |" in readme, f"{name.upper()} missing from README table"

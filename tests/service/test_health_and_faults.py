@@ -7,6 +7,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.errors import PROBLEM_TYPES
+from tests.support import DATABASE_UNAVAILABLE, problem
+
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
 
 
@@ -48,12 +51,12 @@ def test_database_down_gives_503_json_and_keeps_the_rest_serving(
         kwargs = {"json": body} if body is not None else {}
         response = getattr(client, method)(path, **kwargs)
         assert response.status_code == 503, (method, path, response.text)
-        assert response.json() == {"detail": "Database unavailable, retry later"}
+        assert response.json() == DATABASE_UNAVAILABLE
         assert "Traceback" not in response.text and "psycopg2" not in response.text
-    ready = client.get("/health/ready")
-    assert ready.status_code == 503
-    assert ready.json()["status"] == "unavailable"
-    assert ready.json()["checks"]["database"].startswith("unavailable")
+    ready = problem(client.get("/health/ready"))
+    assert ready["status"] == 503 and ready["type"] == PROBLEM_TYPES + "unhealthy"
+    assert ready["checks"]["database"].startswith("unavailable")
+    assert ready["detail"].startswith("database: unavailable")
     assert client.get("/health").status_code == 503
     assert client.get("/health/live").status_code == 200
     assert client.post("/predict", json={"text": "fine"}).status_code == 200

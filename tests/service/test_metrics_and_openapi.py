@@ -124,3 +124,44 @@ def test_plain_starlette_routes_are_counted_too(client: TestClient) -> None:
     before = _requests_total(client, path="/openapi.json", status_code="200")
     client.get("/openapi.json")
     assert _requests_total(client, path="/openapi.json", status_code="200") == before + 1
+
+
+OPERATION_IDS = {
+    ("get", "/"): "index",
+    ("post", "/items"): "items-create",
+    ("get", "/items"): "items-list",
+    ("get", "/items/{item_id}"): "items-get",
+    ("patch", "/items/{item_id}"): "items-update",
+    ("delete", "/items/{item_id}"): "items-delete",
+    ("post", "/predict"): "predict",
+    ("post", "/predict/batch"): "predict-batch",
+    ("get", "/model/info"): "model-info",
+    ("get", "/health/live"): "health-live",
+    ("get", "/health/ready"): "health-ready",
+    ("get", "/health"): "health",
+}
+
+
+def test_operation_ids_are_stable_and_readable(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    found = {
+        (method, path): op["operationId"]
+        for path, methods in schema["paths"].items()
+        for method, op in methods.items()
+    }
+    assert found == OPERATION_IDS
+
+
+def test_every_error_answer_is_documented_as_problem_details(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert {"Problem", "ValidationProblem", "InvalidField"} <= set(components)
+    assert "HTTPValidationError" not in components  # FastAPI's own 422 shape is never answered
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            errors = {code: r for code, r in op["responses"].items() if int(code) >= 400}
+            for code, response in errors.items():
+                content = response["content"]
+                assert list(content) == ["application/problem+json"], (method, path, code)
+                ref = content["application/problem+json"]["schema"]["$ref"].split("/")[-1]
+                assert ref == ("ValidationProblem" if code == "422" else "Problem")

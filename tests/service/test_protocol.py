@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.observability import format_log_time
+from app.observability import JsonFormatter
+from tests.support import problem
 
 
 def test_body_over_limit_is_413(make_client: Callable[..., TestClient]) -> None:
     client = make_client(max_body_bytes=2048)
     response = client.post("/items", json={"name": "x", "description": "d" * 3000})
     assert response.status_code == 413
-    assert "2048" in response.json()["detail"]
+    assert "2048" in problem(response)["detail"]
     assert client.get("/items").json()["total"] == 0
 
 
@@ -33,6 +35,7 @@ def test_chunked_body_over_limit_is_413(make_client: Callable[..., TestClient]) 
         "/predict", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+    assert problem(response)["type"] == "about:blank"
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:
@@ -40,7 +43,7 @@ def test_malformed_json_is_422(client: TestClient) -> None:
         "/items", content=b'{"name": ', headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["type"] == "json_invalid"
+    assert problem(response)["errors"][0]["type"] == "json_invalid"
 
 
 def test_invalid_utf8_is_4xx_json(client: TestClient) -> None:
@@ -48,14 +51,14 @@ def test_invalid_utf8_is_4xx_json(client: TestClient) -> None:
         "/items", content=b'{"name": "\xff\xfe"}', headers={"content-type": "application/json"}
     )
     assert 400 <= response.status_code < 500
-    assert "detail" in response.json()
+    assert problem(response)["detail"]
 
 
 def test_deeply_nested_json_is_4xx(client: TestClient) -> None:
     body = "[" * 100_000 + "]" * 100_000
     response = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert 400 <= response.status_code < 500
-    assert "detail" in response.json()
+    assert problem(response)["detail"]
 
 
 def test_lone_surrogate_is_422(client: TestClient) -> None:
@@ -71,9 +74,10 @@ def test_wrong_content_type_is_4xx(client: TestClient) -> None:
 
 
 def test_unknown_route_and_method_are_json(client: TestClient) -> None:
-    assert client.get("/nope").json() == {"detail": "Not Found"}
+    not_found = problem(client.get("/nope"))
+    assert (not_found["type"], not_found["detail"]) == ("about:blank", "Not Found")
     response = client.put("/items/1", json={})
-    assert response.status_code == 405 and "detail" in response.json()
+    assert response.status_code == 405 and problem(response)["title"] == "Method Not Allowed"
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
@@ -123,7 +127,10 @@ def test_cors_is_off_by_default(client: TestClient) -> None:
 
 @pytest.mark.parametrize("timestamp", [0.0, 1_700_000_000.0, 1_700_000_000.9994, 1_799_999_999.5])
 def test_log_time_is_utc_iso_with_milliseconds(timestamp: float) -> None:
-    logged = datetime.fromisoformat(format_log_time(timestamp))
+    record = logging.makeLogRecord({"msg": "x", "created": timestamp})
+    line = json.loads(JsonFormatter("itemsense").format(record))
+    assert line["service.name"] == "itemsense"
+    logged = datetime.fromisoformat(line["time"])
     assert logged.utcoffset() == timedelta(0)
     assert abs(logged.timestamp() - timestamp) < 0.001
     assert logged.microsecond % 1000 == 0

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from app.sentiment.model import file_sha256
 from app.sentiment.recipe.pipeline import Recipe, build_pipeline
@@ -71,7 +72,10 @@ def fit_pipeline(corpus: Corpus, recipe: Recipe, seed: int) -> Pipeline:
     ratings = corpus.ratings[mask]
     weights = np.abs(ratings) ** recipe.weight_power
     pipeline = build_pipeline(recipe, seed)
-    pipeline.fit(texts, labels_for(ratings), clf__sample_weight=weights)
+    # BLAS adds up in an order that depends on its thread count, and so would the fitted
+    # coefficients' last bits: one thread gives the same artifact bytes on every machine.
+    with threadpool_limits(limits=1):
+        pipeline.fit(texts, labels_for(ratings), clf__sample_weight=weights)
     return pipeline
 
 
