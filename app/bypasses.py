@@ -1,4 +1,4 @@
-"""The three places where the service steps around its libraries' ordinary way.
+"""The four places where the service steps around its libraries' ordinary way.
 
 Everything else is written the ordinary way. Each of these was measured against the ordinary
 way on its endpoints and kept because it buys at least 10 % there (docs/performance.md has the
@@ -22,6 +22,13 @@ library change that breaks it fails loudly.
    route that a request is matched against twice (to pick the router, then inside it).
    Relies on: an `APIRouter`'s routes carrying their full path, tags and dependencies (true
    while the routers have no router-level dependencies, which `add_routes` checks).
+4. `HeaderLimitedHttpTools`, uvicorn's httptools protocol with a limit on header size,
+   instead of its h11 protocol with `--h11-max-incomplete-event-size`, the ordinary way to
+   bound headers: httptools has no limit of its own, and h11, in pure Python, is far slower
+   on every request. The bytes a request sends before its headers end are counted; past
+   `MAX_HEADER_BYTES` the client gets uvicorn's own 400 and the connection is closed.
+   Relies on: uvicorn's `HttpToolsProtocol` calling `on_headers_complete` and
+   `on_message_complete` from `data_received`, and its `send_400_response`.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 from starlette_exporter.middleware import get_matching_route_path
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -213,3 +221,44 @@ def add_routes(app: FastAPI, *routers: APIRouter) -> None:
             raise ValueError(f"router {router.prefix!r} has router-level settings to keep")
         routes += router.routes
     app.router.routes[:0] = routes
+
+
+MAX_HEADER_BYTES = 16 * 1024  # as h11's default and Node's
+
+
+class HeaderLimitedHttpTools(HttpToolsProtocol):
+    """httptools with a limit on the bytes a request sends before its headers end.
+
+    Served by `python -m app.server` (uvicorn's `--http` takes a protocol class). A chunk is
+    counted after it is parsed, and only when it neither ended the headers nor a request:
+    the bound is the limit plus one chunk, and a body never counts.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._requests_ended = 0
+
+    def data_received(self, data: bytes) -> None:
+        """Parse the chunk; refuse the request when its headers pass the limit."""
+        if self.transport.is_closing():
+            return
+        ended = self._requests_ended
+        super().data_received(data)
+        if self._reading_headers and self._requests_ended == ended:
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self.send_400_response(f"Request headers over {MAX_HEADER_BYTES} bytes")
+
+    def on_headers_complete(self) -> None:
+        """Headers done: the rest of this request (its body) is not counted."""
+        self._reading_headers = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        """Request done: the next bytes begin the next request's headers."""
+        super().on_message_complete()
+        self._reading_headers = True
+        self._header_bytes = 0
+        self._requests_ended += 1

@@ -6,17 +6,21 @@ statement atomic on its own, so there is no BEGIN/COMMIT round trip and no half-
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.config import Settings
+from app.errors import DatabaseUnavailableError
+from app.observability import DB_ERRORS
 
 # Stable constraint names, identical on PostgreSQL and SQLite, so migrations can name them.
 NAMING_CONVENTION = {
@@ -155,3 +159,33 @@ async def database_engine(request: Request) -> Engine:
 
 
 Database = Annotated[Engine, Depends(database_engine)]
+
+
+class WorkerSlots:
+    """The worker threads that run database work, each taken with a deadline.
+
+    Starlette queues a `def` endpoint for a worker thread without end, so behind a slow
+    database requests would wait far longer than `DB_POOL_TIMEOUT`. A request first takes
+    one of these slots (as many as worker threads); one that gets none in time is answered
+    503 with `Retry-After` at once, and the threads it would have queued for stay free.
+    """
+
+    def __init__(self, threads: int, timeout: float) -> None:
+        self.timeout = timeout
+        self._free = anyio.Semaphore(threads)
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Hold a slot for the block; 503 (`DatabaseUnavailableError`) after the timeout."""
+        try:
+            with anyio.fail_after(self.timeout):
+                await self._free.acquire()
+        except TimeoutError:
+            DB_ERRORS.inc()
+            raise DatabaseUnavailableError(
+                "Database unavailable, retry later", headers={"Retry-After": "1"}
+            ) from None
+        try:
+            yield
+        finally:
+            self._free.release()

@@ -25,6 +25,10 @@ from app.observability import READY
 
 router = APIRouter(tags=["health"])
 
+# Threads of their own for `SELECT 1`: a probe must not queue behind item requests for the
+# worker threads, which a slow database can keep busy for seconds.
+_PROBE_THREADS = anyio.CapacityLimiter(2)
+
 
 @dataclass
 class DatabaseReached:
@@ -156,7 +160,9 @@ async def _select_one(engine: Engine, timeout: float) -> str:
 
     try:
         with anyio.fail_after(timeout):
-            await anyio.to_thread.run_sync(select_one, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(
+                select_one, abandon_on_cancel=True, limiter=_PROBE_THREADS
+            )
     except TimeoutError:
         return f"no answer within {timeout} s"
     except Exception as error:

@@ -14,12 +14,11 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, Field
-from starlette_exporter import handle_metrics
 
 from app import __version__
 from app.bypasses import HttpMetricsMiddleware, add_routes
 from app.config import Settings
-from app.db import create_db_engine
+from app.db import WorkerSlots, create_db_engine
 from app.errors import install_error_handlers
 from app.head_requests import HeadAsGetMiddleware
 from app.health import DatabaseReached
@@ -33,6 +32,7 @@ from app.observability import (
     QUIET_PATHS,
     RequestContextMiddleware,
     configure_logging,
+    metrics,
 )
 from app.security import ApiKeys, SecurityHeadersMiddleware
 from app.sentiment.inference import InferenceQueue
@@ -91,6 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         trace_sql(engine, tracer_provider)
     app.state.engine = engine
     app.state.items_service = ItemsService(engine)
+    app.state.worker_slots = WorkerSlots(settings.threadpool_size, settings.db_pool_timeout)
     app.state.model = model
     app.state.model_error = model_error
     inference = InferenceQueue(settings.inference_queue_max)
@@ -142,7 +143,7 @@ def create_app(
 
     install_error_handlers(app)
     add_routes(app, sentiment_router, items_router, health_router)
-    app.add_route("/metrics", handle_metrics, include_in_schema=False)
+    app.add_route("/metrics", metrics, include_in_schema=False)
 
     @app.get(
         "/",

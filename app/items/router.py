@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import (
@@ -19,6 +20,7 @@ from fastapi import (
 from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import RowMapping
 
+from app.db import WorkerSlots
 from app.errors import DatabaseUnavailableError, problem_responses
 from app.items.schemas import MAX_ID, ItemCreate, ItemPage, ItemRead, ItemUpdate
 from app.items.service import ItemNotFoundError, ItemsService, VersionMismatchError
@@ -28,15 +30,19 @@ from app.security import WriteAccess
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-# Dependencies that only read app.state are `async def`: FastAPI runs a `def` dependency
-# on a worker thread, a hop that costs more than the read.
-async def items_service(request: Request) -> ItemsService:
-    """The service built at start-up."""
-    service: ItemsService = request.app.state.items_service
-    return service
+# `async def`: FastAPI runs a `def` dependency on a worker thread, a hop that costs more
+# than reading app.state.
+async def items_service(request: Request) -> AsyncIterator[ItemsService]:
+    """The service built at start-up, while this request holds a worker slot (app/db.py):
+    503 with `Retry-After` when none is free within `DB_POOL_TIMEOUT`."""
+    slots: WorkerSlots = request.app.state.worker_slots
+    async with slots.hold():
+        yield request.app.state.items_service
 
 
-Items = Annotated[ItemsService, Depends(items_service)]
+# scope="function": the slot is given back when the endpoint returns, not after the answer
+# has been sent to a client that may read it slowly.
+Items = Annotated[ItemsService, Depends(items_service, scope="function")]
 
 
 def _plain_decimal_id(value: object) -> object:

@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.main import create_app
 from tests.support import DATABASE_UNAVAILABLE, make_settings, migrate
@@ -110,7 +112,66 @@ def test_exhausted_pool_gives_503_after_the_pool_timeout(database: str, model_pa
     engine.dispose()
 
 
-def _wait_for_lock_waiter(engine: sa.Engine) -> None:
+def test_behind_a_locked_table_extra_requests_get_503_at_once_and_metrics_still_answer(
+    database: str, model_path: Path
+) -> None:
+    # Two worker threads, both stuck behind the lock for up to 10 s: every further item
+    # request must give up after DB_POOL_TIMEOUT instead of queueing for a thread, and the
+    # probes and /metrics must not queue at all.
+    pool_timeout = 0.5
+    settings = make_settings(
+        database,
+        model_path,
+        threadpool_size=2,
+        db_pool_timeout=pool_timeout,
+        db_statement_timeout_ms=10_000,
+    )
+    engine = sa.create_engine(database)
+    with TestClient(create_app(settings)) as client, engine.connect() as locker:
+        url = f"/items/{client.post('/items', json={'name': 'Lamp'}).json()['id']}"
+        errors_before = _database_errors(client)
+        locker.execute(sa.text("BEGIN"))
+        locker.execute(sa.text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+        with ThreadPoolExecutor(8) as pool:
+            stuck = [pool.submit(client.get, url) for _ in range(2)]
+            _wait_for_lock_waiter(engine, count=2)
+            queued = [pool.submit(_timed, client.get, url) for _ in range(4)]
+            observers = {
+                path: pool.submit(_timed, client.get, path)
+                for path in ("/metrics", "/health/live", "/health/ready", "/health")
+            }
+            refused = [future.result(timeout=30) for future in queued]
+            observed = {path: future.result(timeout=30) for path, future in observers.items()}
+            locker.execute(sa.text("COMMIT"))
+            finished = [future.result(timeout=30) for future in stuck]
+        errors_after = _database_errors(client)
+    engine.dispose()
+    for seconds, response in refused:
+        assert response.status_code == 503 and response.json() == UNAVAILABLE
+        assert response.headers["retry-after"] == "1"
+        assert pool_timeout <= seconds < pool_timeout + 1.5  # not the lock's 10 s
+    for path, (seconds, response) in observed.items():
+        assert response.status_code == 200, (path, response.text)
+        assert seconds < 1.5, (path, seconds)
+    assert errors_after - errors_before == 4  # the refusals are counted
+    assert [response.status_code for response in finished] == [200, 200]
+
+
+def _database_errors(client: TestClient) -> float:
+    scrape = client.get("/metrics").text
+    for family in text_string_to_metric_families(scrape):
+        if family.name == "itemsense_db_errors":
+            return sum(sample.value for sample in family.samples)
+    raise AssertionError("itemsense_db_errors_total is not exported")
+
+
+def _timed(call: Callable[[str], httpx.Response], path: str) -> tuple[float, httpx.Response]:
+    started = time.monotonic()
+    response = call(path)
+    return time.monotonic() - started, response
+
+
+def _wait_for_lock_waiter(engine: sa.Engine, count: int = 1) -> None:
     query = sa.text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         " AND application_name = 'itemsense' AND wait_event_type = 'Lock'"
@@ -118,7 +179,7 @@ def _wait_for_lock_waiter(engine: sa.Engine) -> None:
     deadline = time.monotonic() + 10
     while True:
         with engine.connect() as conn:
-            if conn.execute(query).scalar_one() == 1:
+            if conn.execute(query).scalar_one() == count:
                 return
         assert time.monotonic() < deadline, "the write never blocked on the lock"
         time.sleep(0.05)

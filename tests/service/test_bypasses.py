@@ -4,9 +4,14 @@ same OpenAPI, the same metrics. They fail when a library changes what a bypass r
 
 from __future__ import annotations
 
+import pathlib
+import select
+import socket
 from collections import Counter
+from collections.abc import Iterator
 from typing import Annotated, Any
 
+import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Request, Response
 from fastapi.testclient import TestClient
@@ -14,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette_exporter import PrometheusMiddleware, handle_metrics
 
 from app.bypasses import (
+    MAX_HEADER_BYTES,
     HttpMetricsMiddleware,
     RequestOnlyRoute,
     add_routes,
@@ -23,6 +29,7 @@ from app.bypasses import (
 )
 from app.errors import install_error_handlers, problem_responses
 from app.sentiment.schemas import PredictRequest
+from tests.reliability.support import Server, running_server, server_env
 
 JSON = {"content-type": "application/json"}
 
@@ -255,3 +262,76 @@ def test_added_routes_answer_and_document_as_included_ones() -> None:
 def test_add_routes_refuses_routers_with_their_own_dependencies() -> None:
     with pytest.raises(ValueError, match="router-level"):
         add_routes(FastAPI(), _things_router(dependencies=[Depends(lambda: None)]))
+
+
+# --- HeaderLimitedHttpTools: uvicorn's httptools protocol with a header size limit ---------
+
+
+@pytest.fixture(scope="module")
+def real_server(
+    tmp_path_factory: pytest.TempPathFactory, model_path: pathlib.Path
+) -> Iterator[Server]:
+    """`python -m app.server` on an SQLite file: the protocol is the one production runs."""
+    tmp = tmp_path_factory.mktemp("protocol")
+    env = server_env(f"sqlite:///{tmp / 'items.db'}", model_path)
+    with running_server(env, tmp / "server.log") as server:
+        yield server
+
+
+def _open(server: Server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def _send_endless_header(server: Server) -> tuple[bytes, int]:
+    """A header that never ends, sent in pieces as a slow client would, until the server
+    answers; returns the answer and the bytes sent."""
+    with _open(server) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\nX-Filler: ")
+        sent = 0
+        while sent < 8 * 1024 * 1024:
+            if select.select([sock], [], [], 0.005)[0]:
+                break
+            sock.sendall(b"x" * 4096)
+            sent += 4096
+        return _read_until_closed(sock), sent
+
+
+def test_a_header_that_never_ends_is_refused_with_400_and_the_connection_closed(
+    real_server: Server,
+) -> None:
+    rss_before = _rss_bytes(real_server)
+    for _ in range(10):
+        answer, sent = _send_endless_header(real_server)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert f"Request headers over {MAX_HEADER_BYTES} bytes".encode() in answer
+        assert sent < 8 * 1024 * 1024  # refused long before the client gave up
+    # Ten such clients used to cost hundreds of megabytes; now a few reads each at most.
+    assert _rss_bytes(real_server) - rss_before < 32 * 1024 * 1024
+    assert httpx.get(real_server.base_url + "/health/live").status_code == 200
+
+
+def test_headers_within_the_limit_bodies_and_keep_alive_requests_are_served(
+    real_server: Server,
+) -> None:
+    big_header = {"X-Filler": "x" * (MAX_HEADER_BYTES // 2)}
+    with httpx.Client(base_url=real_server.base_url) as client:
+        # One connection, many requests: the count starts again with each request.
+        for _ in range(6):
+            assert client.get("/health/live", headers=big_header).status_code == 200
+        # A body is not a header: a large one is judged by the body limit, not this one.
+        texts = ["word " * 150] * 1200  # about 900 KB
+        batch = client.post("/predict/batch", json={"texts": texts})
+        assert batch.status_code == 422 and "texts" in batch.text
+
+
+def _rss_bytes(server: Server) -> int:
+    status = pathlib.Path(f"/proc/{server.process.pid}/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kib) * 1024
