@@ -52,7 +52,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(4, ge=1, le=100, description="Connections kept open per process.")
     db_max_overflow: int = Field(2, ge=0, le=100, description="Extra connections under bursts.")
     db_pool_timeout: float = Field(
-        2.0, gt=0, le=60, description="Seconds to wait for a free pooled connection before 503."
+        2.0,
+        gt=0,
+        le=60,
+        description="Seconds an item request waits for a worker thread, then for a pooled "
+        "connection, before 503.",
     )
     db_pool_recycle: int = Field(
         1800, ge=-1, description="Seconds after which a pooled connection is replaced (-1: never)."
