@@ -10,7 +10,6 @@ from fastapi import (
     APIRouter,
     Depends,
     Header,
-    HTTPException,
     Path,
     Query,
     Request,
@@ -57,6 +56,12 @@ ItemId = Annotated[
     Path(ge=1, le=MAX_ID, description="Item id.", examples=[1]),
     BeforeValidator(_plain_decimal_id),
 ]
+# RFC 9110 entity tags: optional W/, then a quoted string of visible characters but `"`,
+# separated by commas and optional spaces or tabs.
+_ENTITY_TAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e]{0,64})"[ \t]*')
+_ENTITY_TAGS = re.compile(rf"{_ENTITY_TAG.pattern}(,{_ENTITY_TAG.pattern})*")
+
+
 IfNoneMatch = Annotated[
     str | None,
     Header(
@@ -74,11 +79,7 @@ IfMatch = Annotated[
     ),
 ]
 
-# RFC 9110 entity tags: optional W/, then a quoted string of visible characters but `"`.
-_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]{0,64})"\s*')
-_ENTITY_TAGS = re.compile(rf"{_ENTITY_TAG.pattern}(,{_ENTITY_TAG.pattern})*")
-
-# 400: a body that is not UTF-8, a garbled If-Match or two API keys; 401/403: API keys;
+# 400: a body that is not UTF-8 or two API keys; 401/403: API keys;
 # 413: body over MAX_BODY_BYTES.
 _WRITE_ERRORS = (400, 401, 403, 413, 422, DatabaseUnavailableError)
 
@@ -102,12 +103,10 @@ def _item(row: RowMapping, status_code: int = 200) -> Response:
 
 
 def _entity_tags(header: str) -> list[tuple[bool, str]]:
-    """An `If-Match`/`If-None-Match` list as (weak, opaque tag) pairs; 400 when garbled."""
+    """An `If-Match`/`If-None-Match` list as (weak, opaque tag) pairs. A garbled list names
+    no tag, so it matches nothing: `If-Match` fails with 412, `If-None-Match` is ignored."""
     if not _ENTITY_TAGS.fullmatch(header):
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            detail='Conditional headers take `*` or quoted entity tags, e.g. "3" or W/"3"',
-        )
+        return []
     return [(weak == "W/", tag) for weak, tag in _ENTITY_TAG.findall(header)]
 
 

@@ -60,14 +60,15 @@ def test_if_match_uses_strong_comparison(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("header", ['junk"1"junk', "1", '"1', "W/1", '"1";"2"', '"1",,x'])
-def test_a_garbled_if_match_is_refused_and_changes_nothing(client: TestClient, header: str) -> None:
+def test_a_garbled_if_match_matches_nothing_and_changes_nothing(
+    client: TestClient, header: str
+) -> None:
     item = _create(client, price="5")
     for method in ("PATCH", "DELETE"):
         response = client.request(
             method, f"/items/{item['id']}", json={"price": "1"}, headers={"If-Match": header}
         )
-        assert response.status_code == 400, (method, header)
-        assert "entity tags" in problem(response)["detail"]
+        assert response.status_code == 412, (method, header)
     assert client.get(f"/items/{item['id']}").json()["price"] == "5.00"
 
 
@@ -83,7 +84,7 @@ def test_if_none_match_answers_304_while_the_copy_is_current(client: TestClient)
     changed = client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.json()["price"] == "2.00"
     assert changed.headers["etag"] != etag
-    assert client.get(url, headers={"If-None-Match": 'x"1"'}).status_code == 400
+    assert client.get(url, headers={"If-None-Match": 'x"1"'}).status_code == 200  # ignored
 
 
 def test_two_api_keys_are_refused_even_when_one_is_accepted(
