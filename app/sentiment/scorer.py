@@ -25,15 +25,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import mul
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from app.sentiment.recipe.lexicon import lexicon_features
 from app.sentiment.recipe.text import (
     NEGATION_PREFIX,
+    Analysis,
     CharNgrams,
     WordNgrams,
+    analyse,
     normalize,
-    tokenize,
 )
 
 
@@ -46,17 +47,10 @@ def _require(condition: bool, message: str) -> None:
         raise UnsupportedPipelineError(message)
 
 
-class AnalysedText(NamedTuple):
-    """What the blocks read of one text, computed once for all of them."""
-
-    tokens: list[str]  # tokenize(normalize(text))
-    words: list[str]  # normalize(text).split()
-
-
 class Block(Protocol):
     """One member of the pipeline's feature union, dotted with its coefficients."""
 
-    def score(self, text: AnalysedText) -> float:
+    def score(self, text: Analysis) -> float:
         """This block's share of the decision value."""
 
 
@@ -73,7 +67,7 @@ class WordBlock:
         self.pairs = pairs  # term -> idf * w + idf ** 2 * 1j
         self.sublinear = sublinear
 
-    def score(self, text: AnalysedText) -> float:
+    def score(self, text: Analysis) -> float:
         """Each term counted once (a C-level sum), then the repeated ones corrected."""
         terms = self.analyzer.of_tokens(text.tokens)
         pairs = self.pairs
@@ -112,16 +106,21 @@ class CharBlock:
         """The summed pair of one word's n-grams."""
         return sum(map(self.pairs.get, self.analyzer.of_word(word), repeat(0j)), 0j)
 
-    def score(self, text: AnalysedText) -> float:
+    def score(self, text: Analysis) -> float:
         """Each word by one look-up; a word seen for the first time is computed and kept."""
-        known = self.known
-        pairs = list(map(known.get, text.words))
+        total = self._sum(text.words)
+        if text.negated_words:  # counted against: the dot product flips, the norm does not
+            total -= self._sum(text.negated_words).conjugate()
+        return _normalised_dot(total)
+
+    def _sum(self, words: list[str]) -> complex:
+        pairs = list(map(self.known.get, words))
         total: complex = sum(filter(None, pairs), 0j)  # C-level; skips the words not known
         if None in pairs:
-            for word, pair in zip(text.words, pairs, strict=True):
+            for word, pair in zip(words, pairs, strict=True):
                 if pair is None:
                     total += self._seen_before_or_computed(word)
-        return _normalised_dot(total)
+        return total
 
     def _seen_before_or_computed(self, word: str) -> complex:
         pair = self.seen.get(word)
@@ -139,7 +138,7 @@ class LexiconBlock:
         self.lexicon = lexicon
         self.weights = weights  # the coefficients times the transformer's scale
 
-    def score(self, text: AnalysedText) -> float:
+    def score(self, text: Analysis) -> float:
         """The features of the text's tokens, dotted with the weights."""
         features = lexicon_features(self.lexicon, text.tokens)
         return sum(map(mul, features, self.weights), 0.0)
@@ -158,7 +157,7 @@ class FastScorer:
     def decision(self, text: str) -> float:
         """The decision value (log-odds of ``classes[1]``) of one text."""
         normalized = normalize(text)
-        analysed = AnalysedText(tokenize(normalized), normalized.split())
+        analysed = analyse(normalized)
         return self.intercept + sum(block.score(analysed) for block in self.blocks)
 
     def probabilities(self, texts: Sequence[str]) -> list[list[float]]:

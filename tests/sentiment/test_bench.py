@@ -19,8 +19,14 @@ def test_bench_prints_and_records_latency(
     printed = capsys.readouterr().out
     for name in ("predict ", "predict_steady_state", "pipeline_predict_proba", "per_text"):
         assert name in printed
-    result = json.loads(out_json.read_text())["latency"]
+    assert "Behavioural probes" in printed and "negation_negative" in printed
+    recorded = json.loads(out_json.read_text())
+    result = recorded["latency"]
     assert result["texts"] == 250
+    behaviour = recorded["behaviour"]
+    assert set(behaviour) == {"model", "vader"}
+    assert behaviour["vader"]["negation_negative"] > behaviour["vader"]["negation_positive"]
+    assert 0 < behaviour["model"]["overall"] <= 1
     for key in ("predict", "predict_steady_state", "predict_batch_100_per_text"):
         assert 0 < result[key]["p50_us"] <= result[key]["p99_us"]
 

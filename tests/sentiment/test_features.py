@@ -8,6 +8,7 @@ from scipy import sparse
 
 from app.sentiment.recipe.features import CharTfidf, LexiconFeatures, NBScaler
 from app.sentiment.recipe.lexicon import FEATURE_NAMES
+from app.sentiment.recipe.text import CharNgrams
 from app.sentiment.training.data import Corpus
 
 
@@ -23,6 +24,18 @@ def test_char_tfidf_norm_is_additive_over_words(corpus: Corpus) -> None:
     # Without repeated n-grams (no 1-grams: the padding spaces repeat) it is the L2 norm.
     row = CharTfidf((2, 5), min_df=2).fit(corpus.texts[:3000]).transform(["fun"])
     assert float((row @ row.T).toarray()[0, 0]) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_a_negated_word_counts_against_its_character_ngrams(corpus: Corpus) -> None:
+    block = CharTfidf((1, 5), min_df=2).fit(corpus.texts[:3000])
+    negated, plain = block.transform(["never slow", "slow never"]).toarray()
+    vocabulary = block.vectorizer_.vocabulary_
+    slow = [vocabulary[gram] for gram in CharNgrams(3, 5).of_word("slow")]
+    never = [vocabulary[gram] for gram in CharNgrams(3, 5).of_word("never")]  # none shared
+    assert (negated[slow] < 0).all() and (plain[slow] > 0).all()
+    assert negated[never] == pytest.approx(plain[never])
+    assert (plain[never] > 0).all()
+    assert -negated[slow] == pytest.approx(plain[slow])  # the same norm either way
 
 
 def test_lexicon_features_react_to_negation_degree_and_contrast() -> None:

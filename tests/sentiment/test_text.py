@@ -8,6 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from app.sentiment.recipe.text import (
     CharNgrams,
     WordNgrams,
+    analyse,
     char_ngrams,
     normalize,
     tokenize,
@@ -27,6 +28,22 @@ from app.sentiment.recipe.text import (
 )
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
+
+
+def test_words_a_scope_reaches_are_set_apart_for_the_character_block() -> None:
+    analysis = analyse(normalize("Not slow, but LOUD :("))
+    assert analysis.tokens == ["not", "not_slow", "but", "loud"]  # ":" ends scopes only
+    assert analysis.words == ["not", "but", "loud", ":("]  # the negator itself stays
+    assert analysis.negated_words == ["slow,"]
+    assert CharNgrams(3, 3, negated=True)("Not slow, but LOUD") == [
+        " sl",
+        "slo",
+        "low",
+        "ow,",
+        "w, ",
+    ]
+    plain = analyse(normalize("Quite slow, and loud"))
+    assert plain.words == ["quite", "slow,", "and", "loud"] and plain.negated_words == []
 
 
 def test_negation_scope_runs_to_punctuation() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from app.sentiment.recipe.lexicon import (
     FEATURE_NAMES,
@@ -44,12 +44,21 @@ class CharTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             norm=None,
             dtype=np.float64,
         ).fit(texts)
+        self.negated_ = CountVectorizer(
+            analyzer=CharNgrams(*self.ngram_range, negated=True),
+            lowercase=False,
+            vocabulary=self.vectorizer_.vocabulary_,
+            dtype=np.float64,
+        )
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """One normalised row per text (all-zero rows for texts without known n-grams)."""
-        rows = sparse.csr_matrix(self.vectorizer_.transform(texts))
-        norm2 = np.asarray(rows @ self.vectorizer_.idf_, dtype=np.float64)  # sum c * idf^2
+        idf = self.vectorizer_.idf_
+        plain = sparse.csr_matrix(self.vectorizer_.transform(texts))
+        negated = sparse.csr_matrix(self.negated_.transform(texts) @ sparse.diags(idf))
+        rows = plain - negated
+        norm2 = np.asarray((plain + negated) @ idf, dtype=np.float64)  # sum |c| * idf^2
         scale = np.zeros_like(norm2)
         np.divide(1.0, np.sqrt(norm2), out=scale, where=norm2 > 0.0)
         return sparse.csr_matrix(sparse.diags(scale) @ rows)
@@ -77,7 +86,7 @@ class NBScaler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def fit(self, features: Any, y: Any) -> NBScaler:
         """Compute ``scale_`` from non-negative ``features`` and two-class labels ``y``."""
-        matrix = sparse.csr_matrix(features)
+        matrix = abs(sparse.csr_matrix(features))  # a negated word's n-grams count too
         labels = np.asarray(y)
         first = labels == np.unique(labels)[-1]  # the ratio's absolute value is symmetric
         p = self.alpha + np.asarray(matrix[first].sum(axis=0), dtype=np.float64).ravel()

@@ -14,6 +14,7 @@ import html
 import re
 from dataclasses import dataclass
 from itertools import filterfalse, pairwise
+from typing import NamedTuple
 
 # Typographic quotes and dashes that the corpora use interchangeably with ASCII ones.
 _TRANSLATE = str.maketrans(
@@ -89,33 +90,55 @@ def normalize(text: str) -> str:
 
 
 def tokenize(normalized: str) -> list[str]:
-    """Split a normalised text into word tokens, marking tokens in a negation scope.
+    """Split a normalised text into word tokens, marking tokens in a negation scope
+    (``analyse(normalized).tokens``)."""
+    return analyse(normalized).tokens
+
+
+class Analysis(NamedTuple):
+    """What the feature blocks read of one normalised text."""
+
+    tokens: list[str]  # word tokens, negation-marked (word n-grams, lexicon)
+    words: list[str]  # whitespace-separated words outside negation scopes (characters)
+    negated_words: list[str]  # words a negation scope reaches (characters, sign flipped)
+
+
+def analyse(normalized: str) -> Analysis:
+    """Split a normalised text into tokens and words, marking negation scopes.
 
     A scope covers the ``NEGATION_WINDOW`` tokens after a negator ("not", "never", any
     "n't" contraction, ...) and ends early at punctuation or a contrastive conjunction, so
-    "not good, but fine" gives ["not", "not_good", "but", "fine"]: "good" under negation
-    learns its own weight. Clause punctuation is dropped from the output; "!" and "?" are
-    kept as features.
+    "not good, but fine" gives the tokens ["not", "not_good", "but", "fine"]: "good" under
+    negation learns its own weight. A word the scope reaches counts against its character
+    n-grams, so "not slow" reads as the opposite of "slow" even when the training sentences
+    never negated it. Clause punctuation is dropped from the tokens; "!" and "?" are kept.
     """
     tokens: list[str] = TOKEN.findall(normalized)
     if "n't" not in normalized and NEGATORS.isdisjoint(tokens):  # most texts: no scope
-        return list(filterfalse(CLAUSE_PUNCTUATION.__contains__, tokens))
+        plain = list(filterfalse(CLAUSE_PUNCTUATION.__contains__, tokens))
+        return Analysis(plain, normalized.split(), [])
     out: list[str] = []
+    words: list[str] = []
+    negated_words: list[str] = []
     left = 0  # tokens still inside the current negation scope
-    for token in tokens:
-        if token in SCOPE_END:
-            left = 0
-            if token not in CLAUSE_PUNCTUATION:
+    for word in normalized.split():  # no token spans a space: the same tokens, by word
+        negated = False
+        for token in TOKEN.findall(word):
+            if token in SCOPE_END:
+                left = 0
+                if token not in CLAUSE_PUNCTUATION:
+                    out.append(token)
+                continue
+            if left:
+                out.append(NEGATION_PREFIX + token)
+                left -= 1
+                negated = True
+            else:
                 out.append(token)
-            continue
-        if left:
-            out.append(NEGATION_PREFIX + token)
-            left -= 1
-        else:
-            out.append(token)
-        if is_negator(token):
-            left = NEGATION_WINDOW
-    return out
+            if is_negator(token):
+                left = NEGATION_WINDOW
+        (negated_words if negated else words).append(word)
+    return Analysis(out, words, negated_words)
 
 
 def word_ngrams(tokens: list[str], min_n: int, max_n: int) -> list[str]:
@@ -166,9 +189,12 @@ class CharNgrams:
 
     min_n: int = 1
     max_n: int = 5
+    negated: bool = False  # the n-grams of the words outside (False) or inside negation scopes
 
     def __call__(self, text: str) -> list[str]:
-        return [gram for word in normalize(text).split() for gram in self.of_word(word)]
+        analysis = analyse(normalize(text))
+        words = analysis.negated_words if self.negated else analysis.words
+        return [gram for word in words for gram in self.of_word(word)]
 
     def of_word(self, word: str) -> list[str]:
         """The n-grams of one word of normalised text."""

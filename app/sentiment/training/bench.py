@@ -2,7 +2,8 @@
 
 Prints single-text latency (p50/p99) of ``SentimentModel.predict`` and of scikit-learn's own
 ``predict_proba`` for comparison, the per-text cost of ``predict_batch`` on batches of 100,
-and accuracy / macro-F1 of the recipe on the stratified split and on each held-out domain
+the pass rate per capability on the behavioural probes (``training/behaviour.py``), and
+accuracy / macro-F1 of the recipe on the stratified split and on each held-out domain, each
 with VADER's on the same sentences. Needs the dev dependencies (vaderSentiment).
 """
 
@@ -25,6 +26,7 @@ import numpy.typing as npt
 from app.sentiment.model import SentimentModel, load_model
 from app.sentiment.recipe.pipeline import Recipe
 from app.sentiment.scorer import from_pipeline
+from app.sentiment.training.behaviour import format_rates, load_probes, pass_rates
 from app.sentiment.training.data import Corpus, load_corpus
 from app.sentiment.training.evaluation import ProbaFn, summarize_cross_domain
 from app.sentiment.training.train import (
@@ -56,6 +58,26 @@ def vader_proba() -> ProbaFn:
         return (np.asarray(compound, dtype=np.float64) + 1.0) / 2.0
 
     return proba
+
+
+def model_proba(model: SentimentModel) -> ProbaFn:
+    """The served model's P(positive), as the API computes it."""
+
+    def proba(texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        rows = model.predict_batch(texts)
+        return np.asarray([p.probabilities["positive"] for p in rows], dtype=np.float64)
+
+    return proba
+
+
+def behaviour(model: SentimentModel) -> dict[str, dict[str, float]]:
+    """Pass rates per capability on the behavioural probes, the model's and VADER's."""
+    probes = load_probes()
+    systems = {"model": pass_rates(model_proba(model), probes)}
+    systems["vader"] = pass_rates(vader_proba(), probes)
+    print("\nBehavioural probes (share passed per capability; data/behaviour.tsv)")
+    print(format_rates(systems, probes))
+    return systems
 
 
 def _percentiles_us(seconds: list[float]) -> dict[str, float]:
@@ -193,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "latency": latency(model, joblib.load(args.model), _sample(corpus, args.samples)),
     }
     _print_latency(results["latency"])
+    results["behaviour"] = behaviour(model)
     if not args.no_eval:
         recipe = Recipe.from_dict(model.info["recipe"])
         seed = int(model.info.get("seed", DEFAULT_SEED))
