@@ -7,6 +7,7 @@ import pytest
 
 from app.sentiment.training.data import Corpus
 from app.sentiment.training.evaluation import (
+    calibration_error,
     cross_domain_splits,
     score,
     stratified_split,
@@ -60,3 +61,11 @@ def test_summary_of_cross_domain_folds() -> None:
     assert summary["model_mean_accuracy"] == 0.7
     assert summary["model_min_accuracy"] == 0.6
     assert summary["vader_mean_accuracy"] == 0.8
+
+
+def test_calibration_error_is_the_weighted_gap_between_predicted_and_observed() -> None:
+    ratings = np.array([1.0] * 30 + [-1.0] * 70 + [2.0] * 90 + [-2.0] * 10)
+    calibrated = np.array([0.3] * 100 + [0.9] * 100)  # 30 % and 90 % positive: exact
+    assert calibration_error(calibrated, ratings) == pytest.approx(0.0, abs=1e-12)
+    overconfident = np.array([0.0] * 100 + [1.0] * 100)  # wrong by 0.3 and 0.1, half each
+    assert calibration_error(overconfident, ratings) == pytest.approx(0.2)

@@ -82,6 +82,7 @@ def test_metadata_describes_the_artifact(artifact: Path, small_data_dir: Path) -
     assert 0.6 < stratified["accuracy"] <= 1.0
     assert 0.6 < stratified["macro_f1"] <= 1.0
     assert stratified["n"] > 100
+    assert 0 <= stratified["ece"] < 0.2
     # readable by a service running as another user
     assert os.stat(artifact).st_mode & 0o044 == 0o044
 
@@ -96,3 +97,17 @@ def test_different_seed_changes_the_evaluation_split(
     assert (meta7["seed"], meta42["seed"]) == (7, 42)
     # The final model uses all data either way; only the held-out evaluation differs.
     assert meta7["metrics"]["splits"] != meta42["metrics"]["splits"]
+
+
+def test_the_training_command_draws_the_model_cards_figures(
+    small_data_dir: Path, tmp_path: Path
+) -> None:
+    figures = tmp_path / "figures"
+    args = ["--data-dir", str(small_data_dir), "--output", str(tmp_path / "m.joblib")]
+    assert main([*args, "--figures", str(figures)]) == 0
+    drawn = sorted(p.name for p in figures.iterdir())
+    assert drawn == ["confusion-matrix.png", "reliability.png"]
+    first = {name: (figures / name).read_bytes() for name in drawn}
+    assert all(png.startswith(b"\x89PNG") and len(png) > 5000 for png in first.values())
+    assert main([*args, "--figures", str(figures)]) == 0  # the same model draws the same bytes
+    assert {name: (figures / name).read_bytes() for name in drawn} == first

@@ -27,6 +27,8 @@ from app.sentiment.training.data import (
 )
 
 TEST_SIZE = 0.2
+# Equal-width bins of P(positive) for the expected calibration error and its diagram.
+CALIBRATION_BINS = 10
 
 # texts -> P(positive) per text
 ProbaFn = Callable[[Sequence[str]], npt.NDArray[np.float64]]
@@ -72,6 +74,29 @@ def score(
     }
 
 
+def calibration_error(
+    proba_positive: npt.NDArray[np.float64], ratings: npt.NDArray[np.float64]
+) -> float:
+    """Expected calibration error: in each of ``CALIBRATION_BINS`` equal-width bins of
+    P(positive), the gap between the mean prediction and the share of sentences that are
+    positive, weighted by the bin's share of the sentences (0 = perfectly calibrated)."""
+    positive = (ratings > 0).astype(np.float64)
+    bins = np.minimum((proba_positive * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        in_bin = bins == b
+        gap = abs(float(proba_positive[in_bin].mean()) - float(positive[in_bin].mean()))
+        error += float(in_bin.mean()) * gap
+    return error
+
+
+def test_side(corpus: Corpus, split: Split) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """The polar sentences of ``split.test`` and their ratings: what every system is scored on."""
+    test = corpus.subset(split.test)
+    keep = polar_mask(test.ratings, EVAL_MIN_ABS_RATING)
+    return [t for t, k in zip(test.texts, keep, strict=True) if k], test.ratings[keep]
+
+
 def evaluate_split(
     corpus: Corpus,
     split: Split,
@@ -79,14 +104,14 @@ def evaluate_split(
     baselines: dict[str, ProbaFn] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Fit on ``split.train``, score on the polar part of ``split.test``; score the
-    (untrained) baselines on the same sentences. Returns {"model": ..., name: ...}."""
+    (untrained) baselines on the same sentences. Returns {"model": ..., name: ...}; the
+    model's entry also holds its expected calibration error (``ece``)."""
     started = time.perf_counter()
     proba = fit(corpus.subset(split.train))
-    test = corpus.subset(split.test)
-    keep = polar_mask(test.ratings, EVAL_MIN_ABS_RATING)
-    texts = [t for t, k in zip(test.texts, keep, strict=True) if k]
-    ratings = test.ratings[keep]
-    results = {"model": score(proba(texts), ratings)}
+    texts, ratings = test_side(corpus, split)
+    predicted = proba(texts)
+    results = {"model": score(predicted, ratings)}
+    results["model"]["ece"] = round(calibration_error(predicted, ratings), 4)
     results["model"]["seconds"] = round(time.perf_counter() - started, 1)
     for name, baseline in (baselines or {}).items():
         results[name] = score(baseline(texts), ratings)

@@ -3,6 +3,7 @@
 Reads data/sentiment/, evaluates the recipe on a held-out stratified split (and, with
 ``--cross-domain``, on each held-out domain), refits on all the data and writes
 ``models/sentiment.joblib`` plus ``models/sentiment.json`` (metadata, metrics included).
+``--figures DIR`` also draws the model card's confusion matrix and reliability diagram.
 The same data and seed give the same artifact, byte for byte.
 """
 
@@ -36,6 +37,7 @@ from app.sentiment.training.evaluation import (
     evaluate_split,
     stratified_split,
     summarize_cross_domain,
+    test_side,
 )
 from app.sentiment.training.package import metadata, serialize, write_atomically, write_metadata
 
@@ -115,14 +117,31 @@ def evaluate(
 
 def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     """A plain-text table: one row per split and system."""
-    lines = [f"{'split':<20} {'system':<8} {'n':>6} {'accuracy':>9} {'macro_f1':>9} {'bal_acc':>8}"]
+    lines = [
+        f"{'split':<20} {'system':<8} {'n':>6} {'accuracy':>9} {'macro_f1':>9} {'bal_acc':>8}"
+        f" {'ece':>7}"
+    ]
     for split, systems in results.items():
         for system, m in systems.items():
+            ece = f"{m['ece']:>7.4f}" if "ece" in m else f"{'-':>7}"
             lines.append(
                 f"{split:<20} {system:<8} {int(m['n']):>6} {m['accuracy']:>9.4f} "
-                f"{m['macro_f1']:>9.4f} {m['balanced_accuracy']:>8.4f}"
+                f"{m['macro_f1']:>9.4f} {m['balanced_accuracy']:>8.4f} {ece}"
             )
     return "\n".join(lines)
+
+
+def draw_figures(
+    corpus: Corpus, recipe: Recipe, seed: int, directory: Path, progress: Progress
+) -> None:
+    """The confusion matrix and reliability diagram of the stratified split's model."""
+    from app.sentiment.training.figures import write_figures  # needs matplotlib
+
+    split = stratified_split(corpus, seed)
+    texts, ratings = test_side(corpus, split)
+    proba = fitter(recipe, seed)(corpus.subset(split.train))
+    for path in write_figures(proba(texts), ratings, directory):
+        progress(f"drew {path}")
 
 
 def train(
@@ -131,8 +150,10 @@ def train(
     seed: int = DEFAULT_SEED,
     cross_domain: bool = False,
     recipe: Recipe | None = None,
+    figures: Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate, refit on everything, write the artifact + metadata; return the metadata."""
+    """Evaluate, refit on everything, write the artifact + metadata (and, given a directory,
+    the figures); return the metadata."""
     recipe = recipe or Recipe()
     progress = Progress()
     progress(f"reading {data_dir}")
@@ -140,6 +161,8 @@ def train(
     progress(f"{len(corpus)} sentences; recipe {recipe.as_dict()}")
     results = evaluate(corpus, recipe, seed, cross_domain, progress)
     print(format_table(results))
+    if figures is not None:
+        draw_figures(corpus, recipe, seed, figures, progress)
     progress("fitting the final model on all sentences")
     pipeline = fit_pipeline(corpus, recipe, seed)
     data = serialize(pipeline)
@@ -182,8 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also evaluate on each held-out domain (4 more fits) and record it",
     )
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        help="also draw the confusion matrix and reliability diagram here (needs matplotlib)",
+    )
     args = parser.parse_args(argv)
-    train(args.data_dir, args.output, args.seed, args.cross_domain)
+    train(args.data_dir, args.output, args.seed, args.cross_domain, figures=args.figures)
     return 0
 
 
