@@ -32,6 +32,8 @@ CALIBRATION_BINS = 10
 
 # texts -> P(positive) per text
 ProbaFn = Callable[[Sequence[str]], npt.NDArray[np.float64]]
+# (P(positive), ratings) of a split's scored sentences, e.g. to draw them
+PredictionsFn = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], None]
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,12 @@ def evaluate_split(
     split: Split,
     fit: Callable[[Corpus], ProbaFn],
     baselines: dict[str, ProbaFn] | None = None,
+    predictions: PredictionsFn | None = None,
 ) -> dict[str, dict[str, float]]:
     """Fit on ``split.train``, score on the polar part of ``split.test``; score the
     (untrained) baselines on the same sentences. Returns {"model": ..., name: ...}; the
-    model's entry also holds its expected calibration error (``ece``)."""
+    model's entry also holds its expected calibration error (``ece``). ``predictions``, if
+    given, receives the model's P(positive) and the ratings it was scored against."""
     started = time.perf_counter()
     proba = fit(corpus.subset(split.train))
     texts, ratings = test_side(corpus, split)
@@ -113,6 +117,8 @@ def evaluate_split(
     results = {"model": score(predicted, ratings)}
     results["model"]["ece"] = round(calibration_error(predicted, ratings), 4)
     results["model"]["seconds"] = round(time.perf_counter() - started, 1)
+    if predictions is not None:
+        predictions(predicted, ratings)
     for name, baseline in (baselines or {}).items():
         results[name] = score(baseline(texts), ratings)
     return results

@@ -32,12 +32,12 @@ from app.sentiment.training.data import (
     polar_mask,
 )
 from app.sentiment.training.evaluation import (
+    PredictionsFn,
     ProbaFn,
     cross_domain_splits,
     evaluate_split,
     stratified_split,
     summarize_cross_domain,
-    test_side,
 )
 from app.sentiment.training.package import metadata, serialize, write_atomically, write_metadata
 
@@ -103,15 +103,20 @@ def evaluate(
     cross_domain: bool,
     progress: Progress,
     baselines: dict[str, ProbaFn] | None = None,
+    stratified_predictions: PredictionsFn | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Run the stratified split and optionally the four held-out-domain splits."""
+    """Run the stratified split and optionally the four held-out-domain splits;
+    ``stratified_predictions`` receives the stratified split's predictions."""
     splits = [stratified_split(corpus, seed)]
     if cross_domain:
         splits += list(cross_domain_splits(corpus))
     results: dict[str, dict[str, dict[str, float]]] = {}
     for split in splits:
         progress(f"evaluating on split {split.name} ({split.train.size} train sentences)")
-        results[split.name] = evaluate_split(corpus, split, fitter(recipe, seed), baselines)
+        predictions = stratified_predictions if split.name == "stratified" else None
+        results[split.name] = evaluate_split(
+            corpus, split, fitter(recipe, seed), baselines, predictions
+        )
     return results
 
 
@@ -131,17 +136,17 @@ def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def draw_figures(
-    corpus: Corpus, recipe: Recipe, seed: int, directory: Path, progress: Progress
-) -> None:
-    """The confusion matrix and reliability diagram of the stratified split's model."""
-    from app.sentiment.training.figures import write_figures  # needs matplotlib
+def figure_drawer(directory: Path, progress: Progress) -> PredictionsFn:
+    """A function that draws the model card's confusion matrix and reliability diagram of
+    the predictions it is given into ``directory``."""
 
-    split = stratified_split(corpus, seed)
-    texts, ratings = test_side(corpus, split)
-    proba = fitter(recipe, seed)(corpus.subset(split.train))
-    for path in write_figures(proba(texts), ratings, directory):
-        progress(f"drew {path}")
+    def draw(proba_positive: npt.NDArray[np.float64], ratings: npt.NDArray[np.float64]) -> None:
+        from app.sentiment.training.figures import write_figures  # needs matplotlib
+
+        for path in write_figures(proba_positive, ratings, directory):
+            progress(f"drew {path}")
+
+    return draw
 
 
 def train(
@@ -159,10 +164,9 @@ def train(
     progress(f"reading {data_dir}")
     corpus = load_corpus(data_dir)
     progress(f"{len(corpus)} sentences; recipe {recipe.as_dict()}")
-    results = evaluate(corpus, recipe, seed, cross_domain, progress)
+    drawer = figure_drawer(figures, progress) if figures is not None else None
+    results = evaluate(corpus, recipe, seed, cross_domain, progress, None, drawer)
     print(format_table(results))
-    if figures is not None:
-        draw_figures(corpus, recipe, seed, figures, progress)
     progress("fitting the final model on all sentences")
     pipeline = fit_pipeline(corpus, recipe, seed)
     data = serialize(pipeline)
