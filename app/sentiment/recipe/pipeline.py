@@ -22,14 +22,14 @@ class Recipe:
     min_abs_rating: float = 0.5
     # Weight each sentence by |rating| ** weight_power (0 = unweighted).
     weight_power: float = 1.0
-    word_ngrams: tuple[int, int] = (1, 2)
+    word_ngrams: tuple[int, int] = (1, 3)
     char_ngrams: tuple[int, int] = (1, 5)  # (0, 0) = no character features
     min_df: int = 2
     sublinear_tf: bool = True
     C: float = 2.0
     class_weight: str | None = "balanced"
     # Scale of the VADER-lexicon features (0 = no lexicon block).
-    lexicon_scale: float = 1.0
+    lexicon_scale: float = 2.0
     # Naive-Bayes scaling of each TF-IDF block, factor ** nb_power (0 = none).
     nb_power: float = 0.5
 

@@ -43,7 +43,7 @@ from app.sentiment.training.package import metadata, serialize, write_atomically
 
 MODEL_NAME = "itemsense-sentiment"
 # Bump when the recipe or the text functions change; the artifact hash is appended.
-RECIPE_VERSION = "2.1.0"
+RECIPE_VERSION = "2.2.0"
 DEFAULT_SEED = 42
 CITATION = (
     "Hutto, C.J. & Gilbert, E.E. (2014). VADER: A Parsimonious Rule-based Model for Sentiment "
