@@ -75,7 +75,7 @@ def fit_pipeline(corpus: Corpus, recipe: Recipe, seed: int) -> Pipeline:
     weights = np.abs(ratings) ** recipe.weight_power
     pipeline = build_pipeline(recipe, seed)
     # BLAS adds up in an order that depends on its thread count, and so would the fitted
-    # coefficients' last bits: one thread gives the same artifact bytes on every machine.
+    # coefficients' last bits: one thread gives the same bytes whatever the core count.
     with threadpool_limits(limits=1):
         pipeline.fit(texts, labels_for(ratings), clf__sample_weight=weights)
     return pipeline
