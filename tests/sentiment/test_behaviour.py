@@ -26,20 +26,22 @@ CAPABILITIES = (
     "hedge",
     "domain",
 )
-# What the production recipe passes today, fitted on the whole corpus: a change that loses
-# a probe fails here. Raise a floor when the model gets better.
+# What the production recipe passes today, fitted on the whole corpus, less one probe per
+# capability (two overall): about ten probes sit within 0.05 of 0.5, and the artifact
+# trained under another Python or CPU moves one across. A change that loses two probes of a
+# capability fails here. Raise a floor when the model gets better.
 FLOORS = {
-    "negation_positive": 1.00,
-    "negation_negative": 0.57,
-    "contrast": 0.90,
-    "intensity": 0.88,
-    "comparative": 0.77,
-    "question": 0.78,
-    "typo": 0.88,
-    "emoticon": 0.93,
-    "hedge": 0.92,
-    "domain": 0.91,
-    "overall": 0.86,
+    "negation_positive": 0.95,  # 21 of 22
+    "negation_negative": 0.52,  # 11 of 21
+    "contrast": 0.86,  # 19 of 22
+    "intensity": 0.83,  # 15 of 18
+    "comparative": 0.72,  # 13 of 18
+    "question": 0.71,  # 10 of 14
+    "typo": 0.83,  # 15 of 18
+    "emoticon": 0.87,  # 14 of 16
+    "hedge": 0.85,  # 12 of 14
+    "domain": 0.87,  # 21 of 24
+    "overall": 0.85,  # 159 of 187
 }
 
 
